@@ -1,0 +1,129 @@
+"""Reading and writing wav files: first channel, checked rate and content, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .errors import AudioError
+
+SAMPLE_RATE_HZ = 44100
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    """What a wav header says, read without loading the samples."""
+
+    path: Path
+    sample_rate_hz: int
+    channels: int
+    frames: int
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate_hz
+
+
+def info(path: str | os.PathLike) -> WavInfo:
+    """Header of a wav file, with a one-line error when it is missing or not a wav."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    try:
+        i = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for corrupt files
+        raise AudioError(
+            f"{path}: not a readable wav file ({_short(exc)}); re-export it as PCM or float wav"
+        ) from None
+    if i.format not in ("WAV", "WAVEX", "RF64", "W64"):
+        raise AudioError(f"{path}: is {i.format}, not wav; convert it to a .wav file")
+    return WavInfo(path, int(i.samplerate), int(i.channels), int(i.frames), str(i.subtype))
+
+
+def read_wav(
+    path: str | os.PathLike,
+    expected_rate_hz: int | None = SAMPLE_RATE_HZ,
+    check_content: bool = True,
+) -> np.ndarray:
+    """First channel of a wav file as float32 in [-1, 1].
+
+    Refuses a wrong sample rate (with the fix), NaN/inf samples and, when ``check_content``,
+    pure silence, because a model trained on those learns nothing or diverges.
+    """
+    wi = info(path)
+    if expected_rate_hz is not None and wi.sample_rate_hz != expected_rate_hz:
+        raise AudioError(
+            f"{wi.path}: sample rate is {wi.sample_rate_hz} Hz, {expected_rate_hz} Hz is needed; "
+            f"resample it (neuralfx data check DIR --resample) or export it at {expected_rate_hz} Hz"
+        )
+    try:
+        data, _ = sf.read(str(wi.path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(
+            f"{wi.path}: truncated or corrupt wav ({_short(exc)}); export it again"
+        ) from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{wi.path}: holds no samples; export it again")
+    x = np.ascontiguousarray(data[:, 0])
+    if not np.all(np.isfinite(x)):
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise AudioError(
+            f"{wi.path}: has NaN or infinite samples (first at sample {bad}); "
+            "re-render it from a clean source"
+        )
+    if check_content and float(np.max(np.abs(x))) < 1e-6:
+        raise AudioError(f"{wi.path}: is silent (peak below -120 dBFS); it cannot train a model")
+    return x
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
+              subtype: str = "FLOAT") -> Path:
+    """Write mono audio atomically (temp file in the same folder, then rename).
+
+    A crash mid-write leaves the old file intact, never a half-written one.
+    """
+    path = Path(path)
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{path}: refusing to write NaN or infinite samples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomic write of any file (JSON, CSV, checkpoints) via temp file + ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__

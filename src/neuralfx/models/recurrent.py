@@ -1,0 +1,90 @@
+"""Recurrent effect models: optional causal Conv1D front end, LSTM/GRU, dense output, skip.
+
+Tensors are ``(batch, time, channels)`` throughout. ``forward`` takes and returns a state so
+that truncated back-propagation and block rendering carry it across calls exactly as a
+plugin does sample by sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+State = Any  # (conv buffers list | None, rnn hidden state | None)
+
+
+class CausalConv1d(nn.Module):
+    """Dilated causal 1-D convolution whose past samples are part of the carried state.
+
+    Starting from a zero buffer matches RTNeural's streaming Conv1D after ``reset()``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.history = (kernel_size - 1) * dilation
+
+    def forward(self, x: torch.Tensor, buf: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        # x: (batch, channels, time)
+        if buf is None:
+            buf = x.new_zeros(x.shape[0], x.shape[1], self.history)
+        xx = torch.cat([buf, x], dim=2)
+        new_buf = xx[:, :, xx.shape[2] - self.history:] if self.history else buf
+        return self.conv(xx), new_buf
+
+
+class RecurrentModel(nn.Module):
+    """``[conv -> tanh]* -> lstm|gru -> dense (+ x)``.
+
+    Attribute names are the lab's (``lstm``/``gru`` and ``dense``) so the state_dict keys are
+    exactly what RTNeural's ``torch_helpers`` read.
+    """
+
+    def __init__(self, cell: str = "lstm", hidden_size: int = 32, num_layers: int = 1,
+                 skip: bool = False, conv_layers: int = 0, conv_channels: int = 8,
+                 conv_kernel: int = 3):
+        super().__init__()
+        self.cell = cell
+        self.skip = skip
+        self.convs = nn.ModuleList()
+        in_size = 1
+        for i in range(conv_layers):
+            self.convs.append(CausalConv1d(in_size, conv_channels, conv_kernel, dilation=2 ** i))
+            in_size = conv_channels
+        rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        setattr(self, cell, rnn_cls(in_size, hidden_size, num_layers=num_layers, batch_first=True))
+        self.dense = nn.Linear(hidden_size, 1)
+
+    @property
+    def rnn(self) -> nn.Module:
+        return getattr(self, self.cell)
+
+    def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        conv_state, rnn_state = state if state is not None else (None, None)
+        h = x
+        new_conv_state = []
+        if len(self.convs):
+            h = h.transpose(1, 2)
+            for i, conv in enumerate(self.convs):
+                h, b = conv(h, None if conv_state is None else conv_state[i])
+                h = torch.tanh(h)
+                new_conv_state.append(b)
+            h = h.transpose(1, 2)
+        h, rnn_state = self.rnn(h, rnn_state)
+        y = self.dense(h)
+        if self.skip:
+            y = y + x
+        return y, (new_conv_state or None, rnn_state)
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph at a chunk boundary (truncated BPTT) while keeping the values."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state
