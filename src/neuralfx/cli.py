@@ -1,0 +1,152 @@
+"""Command line: a thin layer over the library API. Errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from . import __version__
+from .config import TrainConfig, load_config
+from .errors import NeuralFXError
+
+# train flags -> (config section or None, field); None defaults mean "not given"
+_TRAIN_FLAGS = {
+    "model": ("model", "name"), "hidden": ("model", "hidden_size"),
+    "layers": ("model", "num_layers"), "skip": ("model", "skip"),
+    "esr_weight": ("loss", "esr_weight"), "dc_weight": ("loss", "dc_weight"),
+    "pre_emphasis": ("loss", "pre_emphasis"),
+    "max_epochs": (None, "max_epochs"), "budget": (None, "budget_s"),
+    "batch_size": (None, "batch_size"), "lr": (None, "learning_rate"),
+    "chunk": (None, "chunk_samples"), "chunks": (None, "chunks_per_segment"),
+    "warmup": (None, "warmup_samples"), "render_every": (None, "render_every"),
+    "seed": (None, "seed"), "device": (None, "device"), "threads": (None, "threads"),
+    "quiet": (None, "quiet"), "run_name": (None, "run_name"), "output": (None, "output_name"),
+    "latency": (None, "latency_samples"), "patience": (None, "early_stop_patience"),
+}
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model on DATA/input + DATA/output")
+    p.add_argument("data", help="dataset folder with input/ and output/")
+    p.add_argument("--model", help="architecture (see `neuralfx models`); default lstm")
+    p.add_argument("--hidden", type=int, help="hidden units; default 32")
+    p.add_argument("--layers", type=int, help="stacked recurrent layers (1-3)")
+    p.add_argument("--skip", action="store_const", const=True, help="output = network(x) + x")
+    p.add_argument("--max-epochs", type=int)
+    p.add_argument("--budget", type=float, help="wall-clock training budget in seconds")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--chunk", type=int, help="TBPTT chunk length in samples")
+    p.add_argument("--chunks", type=int, help="chunks per segment")
+    p.add_argument("--warmup", type=int, help="warm-up samples without gradient")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    p.add_argument("--esr-weight", type=float)
+    p.add_argument("--dc-weight", type=float)
+    p.add_argument("--pre-emphasis", type=float, help="pre-emphasis coefficient (0 = off)")
+    p.add_argument("--render-every", type=int, help="epochs between guitar.wav renders (0 = off)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["cpu", "cuda", "mps", "auto"])
+    p.add_argument("--threads", type=int, help="torch threads (0 = torch default)")
+    p.add_argument("--quiet", action="store_const", const=True, help="log lines, no live display")
+    p.add_argument("--run-name", help="name of the run folder under DATA/runs/")
+    p.add_argument("--output", help="which output/NAME.wav to learn when there are several")
+    p.add_argument("--latency", type=int, help="output delay in samples to compensate")
+    p.add_argument("--config", help="a config.json to start from (flags override it)")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
+
+
+def _train_config(args) -> tuple[TrainConfig, bool]:
+    from .runs import resolve_run
+    if args.resume:
+        cfg = load_config(resolve_run(args.data, args.resume).config)
+        cfg = dataclasses.replace(cfg, data_dir=args.data)
+    elif args.config:
+        cfg = dataclasses.replace(load_config(args.config), data_dir=args.data, run_name="")
+    else:
+        cfg = TrainConfig(data_dir=args.data)
+    top, sections = {}, {"model": {}, "loss": {}}
+    for flag, (section, field) in _TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            (sections[section] if section else top)[field] = value
+    if args.resume and "run_name" in top:
+        del top["run_name"]
+    cfg = dataclasses.replace(
+        cfg, model=dataclasses.replace(cfg.model, **sections["model"]),
+        loss=dataclasses.replace(cfg.loss, **sections["loss"]), **top)
+    return cfg, bool(args.resume)
+
+
+def cmd_train(args) -> int:
+    from .train import train
+    cfg, resume = _train_config(args)
+    train(cfg, resume=resume)
+    return 0
+
+
+def cmd_init(args) -> int:
+    from .demo import init_dataset
+    made = init_dataset(args.data, args.effect, args.name, args.seed, args.duration, args.force)
+    for kind, path in made.items():
+        print(f"{kind:7s} {path}")
+    print(f"next: neuralfx train {args.data}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .render import render_file
+    out = render_file(args.model, args.input, args.output, threads=args.threads)
+    print(out)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .models import REGISTRY, RTNEURAL_HIDDEN_SIZES
+    for a in REGISTRY.values():
+        print(f"{a.name:10s} {a.description}")
+    print(f"hidden sizes: {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}; layers: 1-3; --skip adds x")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuralfx", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"neuralfx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="make a dataset from the built-in clean signal and an effect")
+    p.add_argument("data")
+    p.add_argument("--effect", default="softclip", help="catalogue name or chain spec")
+    p.add_argument("--name", default="", help="output file name (default: from the effect)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, default=180.0, help="clean signal length, seconds")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.set_defaults(func=cmd_init)
+
+    _add_train(sub)
+    sub.choices["train"].set_defaults(func=cmd_train)
+
+    p = sub.add_parser("render", help="run a model.json over a wav file")
+    p.add_argument("model")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("models", help="list the model architectures")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NeuralFXError as exc:
+        print(f"neuralfx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("neuralfx: interrupted; a run resumes with `neuralfx train DATA --resume RUN`",
+              file=sys.stderr)
+        return 130
