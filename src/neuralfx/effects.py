@@ -390,3 +390,11 @@ def amp(audio, sample_rate_hz, drive_db=24.0, bass_db=0.0, mid_db=0.0, treble_db
 def _pedal(fx: pb.Plugin, audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
     y = fx(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate_hz), reset=True)
     return np.asarray(y, dtype=np.float32).reshape(-1)[: len(audio)]
+
+
+def __getattr__(name: str) -> Any:
+    # Chains live in chains.py (which imports this module); keep `effects.parse_chain` working.
+    if name in ("Chain", "parse_chain", "load_chain", "render_effect", "plugin_parameters"):
+        from . import chains
+        return getattr(chains, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
