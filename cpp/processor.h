@@ -1,0 +1,52 @@
+// What neuralfx_process.cpp needs from the model code, split into translation units so the
+// slow Eigen-heavy parts (compile-time lab models, RTNeural's dynamic parser) build in parallel.
+#pragma once
+
+#include "wav.h"
+
+#include <json.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace nfx
+{
+
+using json = nlohmann::json;
+
+/** A loaded model run sample by sample with its state carried between calls, as in a plugin. */
+struct Processor
+{
+    virtual ~Processor() = default;
+    /** Zero every layer's state (recurrent state and conv history). */
+    virtual void reset() = 0;
+    /** Run n samples through the model; the state carries on to the next call. */
+    virtual void process(const float* in, float* out, size_t n) = 0;
+};
+
+/** What checkModel learned about a file, before any weight reaches RTNeural. */
+struct ModelInfo
+{
+    std::string format; // "lab" or "native"
+    std::string cell; // lab format: "lstm" or "gru"
+    int hidden = 0; // lab format: hidden size
+    bool skip = false; // metadata: add the input to the output
+    int sample_rate_hz = 0; // metadata: 0 when the file does not say
+    std::string description; // e.g. "native: conv1d 8 > lstm 16 > dense 1"
+};
+
+/**
+ * Detects the format and checks every key and weight shape, throwing UserError with the file,
+ * the key or layer, and the shapes. RTNeural's loaders check little: a short array is read past
+ * its end and an unknown layer type is skipped silently, so nothing unchecked may reach them.
+ */
+ModelInfo checkModel(const json& j, const std::string& where);
+
+/** The lab format on compile-time RTNeural::ModelT; refuses hidden sizes not compiled in. */
+std::unique_ptr<Processor> makeLabProcessor(const json& j, const ModelInfo& info, const std::string& where);
+
+/** The native format on RTNeural's dynamic json_parser::parseJson. */
+std::unique_ptr<Processor> makeNativeProcessor(const json& j, const std::string& where);
+
+} // namespace nfx
