@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import write_text_atomic
-from ..errors import ModelFileError
+from ..errors import ExportError, ModelFileError
 from ..models import RecurrentModel
 from . import lab
 
@@ -54,3 +54,24 @@ def load_model(path: str | Path) -> tuple[RecurrentModel, dict[str, Any]]:
         from . import native
         return native.from_native_dict(d, str(path))
     return lab.from_lab_dict(d, str(path))
+
+
+def export_model(src_path: str | Path, fmt: str, out_path: str | Path | None = None) -> Path:
+    """Rewrite a model.json (or a run folder's ``model.json``) in format ``fmt``.
+
+    The metadata travels along. Without ``out_path`` the file goes next to the source as
+    ``model.<fmt>.json``; the source itself is never overwritten.
+    """
+    src = Path(src_path)
+    if src.is_dir():
+        src = src / "model.json"
+        if not src.is_file():
+            raise ModelFileError(f"{src_path}: holds no model.json; pass a run folder or a model.json")
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out_path) if out_path is not None else src.with_name(f"model.{fmt}.json")
+    if out.resolve() == src.resolve():
+        raise ExportError(f"{out}: is the model being exported; choose another output with -o")
+    model, meta = load_model(src)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
+    return save_model(model, out, meta, fmt)
