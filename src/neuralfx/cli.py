@@ -101,6 +101,12 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_model
+    print(export_model(args.model, args.format, args.output))
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models import REGISTRY, RTNEURAL_HIDDEN_SIZES
     for a in REGISTRY.values():
@@ -132,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("export", help="write a model.json (or RUN/model.json) in another format")
+    p.add_argument("model", help="a model.json or a run folder holding one")
+    p.add_argument("--format", choices=["lab", "native"], required=True,
+                   help="lab: state_dict for RTNeural torch_helpers; native: RTNeural parseJson")
+    p.add_argument("-o", "--output", help="output path (default: model.FORMAT.json beside it)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list the model architectures")
     p.set_defaults(func=cmd_models)
