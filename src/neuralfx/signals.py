@@ -115,14 +115,11 @@ def pluck(
     gain = 10.0 ** (-3.0 / (t60_s * freq_hz))  # per trip round the loop
     w_hf = 2 * np.pi * min(4000.0, 0.4 * fs) / fs
     hf_target = 10.0 ** (-3.0 / (t60_hf_s * freq_hz)) / gain
-    # Damping filter [a, 1-2a, a]^m: monotonic lowpass, exactly m samples of delay.
-    stages, a = 1, 0.0
-    while True:
-        a = (1.0 - hf_target ** (1.0 / stages)) / (2.0 * (1.0 - np.cos(w_hf)))
-        if a <= 0.25 or stages == 3:
-            a = float(np.clip(a, 0.0, 0.25))
-            break
-        stages += 1
+    # Damping filter [a, 1-2a, a]^m: monotonic lowpass with exactly m samples of delay. One
+    # stage loses at most cos(w/2)^2 per trip, too little for a palm-muted low string.
+    most_per_stage = np.cos(w_hf / 2) ** 2
+    stages = int(np.clip(np.ceil(np.log(hf_target) / np.log(most_per_stage)), 1, period - 5))
+    a = float(np.clip((1.0 - hf_target ** (1.0 / stages)) / (2.0 * (1.0 - np.cos(w_hf))), 0, 0.25))
     damping = np.array([1.0])
     for _ in range(stages):
         damping = np.convolve(damping, [a, 1.0 - 2.0 * a, a])
@@ -132,16 +129,20 @@ def pluck(
     frac = period - stages - delay
     loop_fir = gain * np.convolve(damping, _lagrange(frac, _LAGRANGE_ORDER))
 
+    # An impulse excites every harmonic equally; the noise makes each pluck a little different.
     burst = rng.standard_normal(int(round(period)))
-    y = _run_loop(burst - burst.mean(), delay, loop_fir, n)
+    burst = 0.5 * (burst - burst.mean()) / np.sqrt(len(burst))
+    burst[0] += 1.0
+    y = _run_loop(burst, delay, loop_fir, n)
 
     y = _comb(y, max(1, int(round(np.clip(pick_position, 0.02, 0.5) * period))))
     y = _comb(y, max(1, int(round(np.clip(pickup_position, 0.02, 0.5) * period))))
-    # Soft picks and upstrokes excite fewer highs; palm muting darkens further.
+    # A pluck's harmonics fall as 1/k (a lowpass at 2 f0); soft picks and
+    # upstrokes excite fewer highs (a second lowpass); palm muting darkens further.
     v = float(np.clip(velocity, 0.0, 1.0))
-    cutoff_hz = 600.0 * 2.0 ** (3.8 * v) * (0.75 if upstroke else 1.0) * (0.5 if palm_mute else 1.0)
-    pole = np.exp(-2 * np.pi * min(cutoff_hz, 0.45 * fs) / fs)
-    y = lfilter([1.0 - pole], [1.0, -pole], y)
+    cutoff_hz = 400.0 * 30.0 ** v * (0.75 if upstroke else 1.0) * (0.5 if palm_mute else 1.0)
+    poles = np.exp(-2 * np.pi * np.minimum([2 * freq_hz, cutoff_hz], 0.45 * fs) / fs)
+    y = lfilter([np.prod(1.0 - poles)], np.poly(poles), y)
 
     held = min(n, int(round(duration_s * fs)))
     if held < n:  # finger lifts: about 60 dB over the release
