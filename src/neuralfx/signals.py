@@ -9,6 +9,8 @@ the filters after it. Everything is pure numpy/scipy and seeded.
 
 from __future__ import annotations
 
+from functools import reduce
+
 import numpy as np
 from scipy.signal import lfilter
 
@@ -36,11 +38,7 @@ def velocity_to_peak(velocity: float) -> float:
 def _lagrange(delay_samples: float, order: int) -> np.ndarray:
     """FIR taps delaying by ``delay_samples`` (best kept within +-0.5 of order/2)."""
     k = np.arange(order + 1)
-    taps = np.ones(order + 1)
-    for m in range(order + 1):
-        others = k != m
-        taps[others] *= (delay_samples - m) / (k[others] - m)
-    return taps
+    return np.array([np.prod((delay_samples - k[k != m]) / (m - k[k != m])) for m in k])
 
 
 def _run_loop(excitation: np.ndarray, delay_samples: int, loop_fir: np.ndarray, n: int) -> np.ndarray:
@@ -120,9 +118,7 @@ def pluck(
     most_per_stage = np.cos(w_hf / 2) ** 2
     stages = int(np.clip(np.ceil(np.log(hf_target) / np.log(most_per_stage)), 1, period - 5))
     a = float(np.clip((1.0 - hf_target ** (1.0 / stages)) / (2.0 * (1.0 - np.cos(w_hf))), 0, 0.25))
-    damping = np.array([1.0])
-    for _ in range(stages):
-        damping = np.convolve(damping, [a, 1.0 - 2.0 * a, a])
+    damping = reduce(np.convolve, [[a, 1.0 - 2.0 * a, a]] * stages)
     # Integer delay plus a Lagrange delay near its centre, where it is passive and flat.
     half = _LAGRANGE_ORDER / 2.0
     delay = int(np.floor(period - stages - half + 0.5))
@@ -272,19 +268,19 @@ _GUITAR_KINDS = ("single", "chords", "chugs", "arpeggio", "dynamics")
 
 def _voicing(rng: np.random.Generator, n_strings: int) -> list[tuple[int, int]]:
     """(string, fret) pairs of a random chord in one four-fret hand position, root lowest."""
-    root_pc, intervals = int(rng.integers(12)), _CHORDS[rng.integers(len(_CHORDS))]
-    position = int(rng.integers(0, 10))
-    frets = ([0] if position <= 2 else []) + list(range(max(position, 1), position + 5))
-    wanted = {(root_pc + i) % 12 for i in intervals}
-    notes: list[tuple[int, int]] = []
-    for string in range(int(rng.integers(0, 3)), 6):
-        pcs = [(OPEN_STRINGS_MIDI[string] + f) % 12 for f in frets]
-        fits = [f for f, pc in zip(frets, pcs) if pc in (wanted if notes else {root_pc})]
-        if fits:
-            notes.append((string, fits[0]))
-        if len(notes) == n_strings:
-            break
-    return notes or [(0, (root_pc - 4) % 12)]
+    for _ in range(20):  # some chords have no root low in some positions: draw again
+        root_pc, intervals = int(rng.integers(12)), _CHORDS[rng.integers(len(_CHORDS))]
+        position = int(rng.integers(0, 10))
+        frets = ([0] if position <= 2 else []) + list(range(max(position, 1), position + 5))
+        wanted = {(root_pc + i) % 12 for i in intervals}
+        notes: list[tuple[int, int]] = []
+        for string in range(int(rng.integers(0, 3)), 6):
+            pcs = [(OPEN_STRINGS_MIDI[string] + f) % 12 for f in frets]
+            fits = [f for f, pc in zip(frets, pcs) if pc in (wanted if notes else {root_pc})]
+            notes += [(string, fits[0])] if fits and len(notes) < n_strings else []
+        if len(notes) >= min(n_strings, 3):
+            return notes
+    return _power_chord(0, (root_pc - 4) % 12)
 
 
 def _power_chord(low_string: int, fret: int) -> list[tuple[int, int]]:
