@@ -62,6 +62,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     latency_samples: int = 0  # output delay to compensate before training
     quiet: bool = False
+    # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.
+    runs_dir: str = ""  # parent folder of the run folder
+    renders_dir: str = ""  # where guitar renders and the latest model.json copy go
 
     def with_overrides(self, **kw: Any) -> "TrainConfig":
         return dataclasses.replace(self, **kw)
@@ -96,6 +99,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is tuple:
         args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}: expected a list, got {value!r}")
+            return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(a, v, where) for a, v in zip(args, value))

@@ -55,8 +55,8 @@ def new_run_name(cfg: TrainConfig) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{m.name}{m.hidden_size}"
 
 
-def run_paths(data_dir: str | Path, run_name: str) -> RunPaths:
-    return RunPaths(Path(data_dir) / "runs" / run_name)
+def run_paths(data_dir: str | Path, run_name: str, runs_dir: str | Path = "") -> RunPaths:
+    return RunPaths(Path(runs_dir or Path(data_dir) / "runs") / run_name)
 
 
 def resolve_run(data_dir: str | Path, run: str) -> RunPaths:

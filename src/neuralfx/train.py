@@ -95,8 +95,9 @@ def train(cfg: TrainConfig, resume: bool = False,
                               min_train_samples=seg_len, min_eval_samples=cfg.warmup_samples)
     if not cfg.run_name:
         cfg = cfg.with_overrides(run_name=runs.new_run_name(cfg))
-    paths = runs.run_paths(cfg.data_dir, cfg.run_name)
+    paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
     data_dir = Path(cfg.data_dir)
+    out_dir = Path(cfg.renders_dir or cfg.data_dir)
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
@@ -184,11 +185,11 @@ def train(cfg: TrainConfig, resume: bool = False,
                 meta = model_metadata(cfg, split.name, cfg.run_name, epoch=epoch,
                                       val_esr=val_esr, test_esr=None)
                 save_model(model, paths.model, meta)
-                save_model(model, data_dir / "model.json", meta)
+                save_model(model, out_dir / "model.json", meta)
             else:
                 st["since_best"] += 1
             if guitar is not None and epoch % cfg.render_every == 0:
-                write_wav(data_dir / f"{split.name}{epoch}.wav",
+                write_wav(out_dir / f"{split.name}{epoch}.wav",
                           render_array(model, guitar, device=device))
             st["rows"].append(row)
             st["epoch"] = epoch + 1
@@ -210,10 +211,10 @@ def train(cfg: TrainConfig, resume: bool = False,
             stopped_by = "max_epochs"
     finally:
         report.close()
-    return _finish(cfg, model, st, split, paths, data_dir, device, stopped_by, report)
+    return _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report)
 
 
-def _finish(cfg, model, st, split, paths, data_dir, device, stopped_by, report) -> TrainResult:
+def _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report) -> TrainResult:
     """Reload the best model, score it on the test block, and stamp the score into model.json."""
     if st["best_state"] is None:
         raise ConfigError(f"{paths.root}: no epoch completed; raise --budget or --max-epochs")
@@ -223,7 +224,7 @@ def _finish(cfg, model, st, split, paths, data_dir, device, stopped_by, report) 
     meta = model_metadata(cfg, split.name, cfg.run_name, epoch=st["best_epoch"],
                           val_esr=st["best_val_esr"], test_esr=test_esr)
     model_path = save_model(model, paths.model, meta)
-    save_model(model, data_dir / "model.json", meta)
+    save_model(model, out_dir / "model.json", meta)
     rows = st["rows"]
     speed = float(np.mean([r["samples_per_s"] for r in rows])) if rows else 0.0
     result = TrainResult(paths.root, model_path, test_esr, st["best_val_esr"], st["best_epoch"],
@@ -234,6 +235,6 @@ def _finish(cfg, model, st, split, paths, data_dir, device, stopped_by, report) 
     report.message(
         f"test ESR {test_esr:.5f} (best epoch {st['best_epoch']}, {st['epoch']} epochs, "
         f"{st['train_seconds']:.0f} s, stopped by {stopped_by})\n"
-        f"model: {data_dir / 'model.json'}  run: {paths.root}"
+        f"model: {out_dir / 'model.json'}  run: {paths.root}"
     )
     return result
