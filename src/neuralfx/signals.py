@@ -41,7 +41,9 @@ def _lagrange(delay_samples: float, order: int) -> np.ndarray:
     return np.array([np.prod((delay_samples - k[k != m]) / (m - k[k != m])) for m in k])
 
 
-def _run_loop(excitation: np.ndarray, delay_samples: int, loop_fir: np.ndarray, n: int) -> np.ndarray:
+def _run_loop(
+    excitation: np.ndarray, delay_samples: int, loop_fir: np.ndarray, n: int
+) -> np.ndarray:
     """y[i] = x[i] + sum_j h[j] y[i - d - j], computed in numpy blocks instead of per sample.
 
     Blocks of d samples only read samples from earlier blocks. Once the excitation has left
@@ -326,8 +328,10 @@ def _guitar_section(kind: str, rng: np.random.Generator, fs: int, length_s: floa
             mute = chugs and rng.random() < 0.75
             until = times[hits[j + 1]] if j + 1 < len(hits) else length_s - 0.1
             held = max(0.05, until - times[i] - 0.02)
-            v = vel(i) - (0.15 if upstroke else 0.0)
-            chord = g.strum(shape[len(shape) // 2 :] if upstroke else shape, held, max(v, 0.0), upstroke, mute)
+            if upstroke:  # the way back up catches only the thinner strings, more softly
+                shape = shape[len(shape) // 2 :]
+            v = max(0.0, vel(i) - (0.15 if upstroke else 0.0))
+            chord = g.strum(shape, held, v, upstroke, mute)
             _add(buf, chord, int(times[i] * fs))
     elif kind == "arpeggio":
         for i, t in enumerate(times):
@@ -354,7 +358,9 @@ def _guitar_section(kind: str, rng: np.random.Generator, fs: int, length_s: floa
     return _fade(buf, int(0.01 * fs))
 
 
-def clean_signal(seed: int = 0, duration_s: float = 180.0, sample_rate_hz: int = 44100) -> np.ndarray:
+def clean_signal(
+    seed: int = 0, duration_s: float = 180.0, sample_rate_hz: int = 44100
+) -> np.ndarray:
     """Mono float32 training input: guitar playing interleaved with sweeps, noise and silence.
 
     Rounds of about 10 s (two guitar passages in different styles, then a sine sweep or a
@@ -379,7 +385,7 @@ def clean_signal(seed: int = 0, duration_s: float = 180.0, sample_rate_hz: int =
             parts.append(_guitar_section(kinds.pop(), rng, fs, rng.uniform(2.5, 4.5)))
             parts.append(np.zeros(int(rng.uniform(0.08, 0.4) * fs)))
         if round_index % 2 == 0:
-            sweep_levels = sweep_levels or list(rng.permutation([-30.0, -20.0, -12.0, -6.0, -3.0]))
+            sweep_levels = sweep_levels or list(rng.permutation([-30, -20, -12, -6, -3.0]))
             end_hz = min(20000.0, 0.45 * fs)
             parts.append(log_sweep(20.0, end_hz, 2.0, fs, level_db=sweep_levels.pop()))
         else:
