@@ -3,8 +3,8 @@
 Plucked strings use an extended Karplus-Strong loop (Jaffe & Smith 1983): a delay line closed
 by a FIR that holds a Lagrange fractional delay (accurate pitch, flat magnitude) and a
 symmetric damping filter (frequency-dependent decay), with pick-position and pickup combs and
-a velocity-dependent lowpass outside the loop. All of it is linear, so the loop runs first and
-the filters after it. Everything is pure numpy/scipy and seeded.
+lowpasses for the pluck shape and the picking strength outside the loop. All of it is linear,
+so the loop runs first and the filters after it. Everything is pure numpy/scipy and seeded.
 """
 
 from __future__ import annotations
@@ -52,9 +52,7 @@ def _run_loop(
     """
     d, taps = delay_samples, len(loop_fir) - 1
     k_trips = max(1, int(round(np.sqrt(1500.0 / (d * max(taps, 1))))))
-    kernel = loop_fir
-    for _ in range(k_trips - 1):
-        kernel = np.convolve(kernel, loop_fir)
+    kernel = reduce(np.convolve, [loop_fir] * k_trips)
     pad = k_trips * d + len(kernel)  # zeros before time 0: every block reads a full history
     y = np.zeros(pad + n)
     x_len = min(len(excitation), n)
