@@ -1,0 +1,117 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import neuralfx
+from neuralfx.export import load_model
+from neuralfx.render import render_array
+from neuralfx.runs import read_metrics
+
+from conftest import fast_config, make_pair, noise, tree_digest
+
+LAB_KEYS = {"lstm.weight_ih_l0": [128, 1], "lstm.weight_hh_l0": [128, 32],
+            "lstm.bias_ih_l0": [128], "lstm.bias_hh_l0": [128], "dense.weight": [1, 32],
+            "dense.bias": [1]}
+
+
+def _shape(v):
+    return [len(v)] + _shape(v[0]) if isinstance(v, list) else []
+
+
+def test_learns_a_gain_of_half(gain_data):
+    before = tree_digest(gain_data / "input") | tree_digest(gain_data / "output")
+    r = neuralfx.train(fast_config(gain_data, max_epochs=14))
+    assert r.test_esr < 1e-3
+    assert (tree_digest(gain_data / "input") | tree_digest(gain_data / "output")) == before
+    saved = json.loads((r.run_dir / "result.json").read_text())
+    assert saved["test_esr"] == pytest.approx(r.test_esr)
+    # the test ESR is recomputed honestly from the saved model on the test block
+    model, meta = load_model(gain_data / "model.json")
+    assert meta["test_esr"] == pytest.approx(r.test_esr)
+
+
+def test_model_json_has_the_lab_keys_and_round_trips(gain_data):
+    r = neuralfx.train(fast_config(gain_data, max_epochs=1,
+                                   model=neuralfx.ModelConfig(hidden_size=32)))
+    d = json.loads(r.model_path.read_text())
+    assert {k: _shape(v) for k, v in d.items() if k != "neuralfx"} == LAB_KEYS
+    assert d["neuralfx"]["hidden_size"] == 32 and d["neuralfx"]["sample_rate_hz"] == 44100
+    model, _ = load_model(r.model_path)
+    ck = torch.load(r.run_dir / "checkpoint.pt", weights_only=False)
+    ref = neuralfx.train.__globals__["build_model"]("lstm", 32)
+    ref.load_state_dict(ck["progress"]["best_state"])
+    x = noise(0.5, seed=3)
+    np.testing.assert_array_equal(render_array(model, x), render_array(ref, x))
+
+
+def test_records_are_written_only_on_improvement(gain_data):
+    seen = []
+
+    def on_epoch(row):
+        meta = json.loads((gain_data / "runs" / "t" / "model.json").read_text())["neuralfx"]
+        seen.append((row["epoch"], row["val_loss"], meta["epoch"]))
+
+    neuralfx.train(fast_config(gain_data, max_epochs=8, learning_rate=3e-2), on_epoch=on_epoch)
+    best, best_epoch = float("inf"), None
+    for epoch, val, saved_epoch in seen:
+        if val < best:
+            best, best_epoch = val, epoch
+        assert saved_epoch == best_epoch
+    assert len({s for *_, s in seen}) < len(seen) or all(
+        a[1] > b[1] for a, b in zip(seen, seen[1:]))
+
+
+def test_renders_appear_at_the_configured_epochs(tmp_path):
+    # the lab keeps guitar.wav beside the dataset folder: the parent folder counts too
+    data = make_pair(tmp_path / "dist", noise(4.0), np.tanh(3 * noise(4.0)), name="dist")
+    neuralfx.audio.write_wav(tmp_path / "guitar.wav", noise(0.5, seed=9))
+    neuralfx.train(fast_config(data, max_epochs=5, render_every=2))
+    renders = sorted(p.name for p in data.glob("dist*.wav"))
+    assert renders == ["dist0.wav", "dist2.wav", "dist4.wav"]
+
+
+def test_without_guitar_training_still_works_and_says_so(gain_data, capsys):
+    neuralfx.train(fast_config(gain_data, max_epochs=1, render_every=1))
+    assert capsys.readouterr().err.count("renders are skipped") == 1
+
+
+def test_budget_stops_training(gain_data):
+    r = neuralfx.train(fast_config(gain_data, max_epochs=10_000, budget_s=1.5))
+    assert r.stopped_by == "budget" and r.epochs < 10_000
+    # the budget is checked after every batch, so it overshoots by at most one batch
+    assert 1.5 <= r.train_seconds < 1.5 + 5
+
+
+def test_killed_run_resumes_and_finishes(gain_data):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "neuralfx", "train", str(gain_data), "--quiet", "--hidden", "8",
+           "--warmup", "256", "--chunk", "512", "--chunks", "2", "--batch-size", "16",
+           "--max-epochs", "12", "--patience", "100", "--run-name", "k", "--render-every", "0",
+           "--threads", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = gain_data / "runs" / "k" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if metrics.exists() and len(read_metrics(metrics)) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(read_metrics(metrics))
+    assert 3 <= done_before < 12, "the run must be killed mid-training"
+    assert not (gain_data / "runs" / "k" / "result.json").exists()
+    out = subprocess.run(cmd[:5] + ["--resume", "k", "--quiet"], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = read_metrics(metrics)
+    assert [int(r["epoch"]) for r in rows] == list(range(12))
+    assert "resuming" in out.stderr
+    assert (gain_data / "runs" / "k" / "result.json").exists()
