@@ -97,6 +97,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate_hz: int = 
     os.close(fd)
     try:
         sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -114,6 +115,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -123,6 +125,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _default_mode() -> int:
+    """Permissions a plain ``open()`` would give; mkstemp's 0600 would hide files from others."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _short(exc: Exception) -> str:

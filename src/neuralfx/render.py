@@ -76,6 +76,7 @@ def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
             except sf.LibsndfileError as exc:
                 raise AudioError(f"{in_path}: truncated or corrupt wav ({exc}); export it again") \
                     from None
+        os.chmod(tmp, audio._default_mode())
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
