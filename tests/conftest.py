@@ -40,6 +40,13 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def audio_digest(root: Path) -> dict[str, str]:
+    """Hash of the decoded samples of every wav (float wavs carry a timestamped PEAK chunk)."""
+    import soundfile as sf
+    return {str(p.relative_to(root)): hashlib.sha256(sf.read(p, dtype="float32")[0].tobytes())
+            .hexdigest() for p in sorted(root.rglob("*.wav"))}
+
+
 @pytest.fixture
 def gain_data(tmp_path: Path) -> Path:
     x = noise(6.0)
