@@ -75,7 +75,7 @@ def test_renders_appear_at_the_configured_epochs(tmp_path):
     neuralfx.audio.write_wav(tmp_path / "guitar.wav", noise(0.5, seed=9))
     neuralfx.train(fast_config(data, max_epochs=5, render_every=2))
     renders = sorted(p.name for p in data.glob("dist*.wav"))
-    assert renders == ["dist0.wav", "dist2.wav", "dist4.wav"]
+    assert renders == ["dist0.wav", "dist2.wav", "dist4.wav", "dist_best.wav"]
 
 
 def test_without_guitar_training_still_works_and_says_so(gain_data, capsys):

@@ -211,10 +211,11 @@ def train(cfg: TrainConfig, resume: bool = False,
             stopped_by = "max_epochs"
     finally:
         report.close()
-    return _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report)
+    return _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report, guitar)
 
 
-def _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report) -> TrainResult:
+def _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report,
+            guitar) -> TrainResult:
     """Reload the best model, score it on the test block, and stamp the score into model.json."""
     if st["best_state"] is None:
         raise ConfigError(f"{paths.root}: no epoch completed; raise --budget or --max-epochs")
@@ -232,9 +233,15 @@ def _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report) -
                          stopped_by)
     runs.save_result(paths, {k: (str(v) if isinstance(v, Path) else v)
                              for k, v in asdict(result).items()})
+    renders = ""
+    if guitar is not None:
+        # the lab's per-epoch renders show progress; this one is what the saved model sounds like
+        best = write_wav(out_dir / f"{split.name}_best.wav",
+                         render_array(model, guitar, device=device))
+        renders = f"\nrenders: {out_dir}/{split.name}<epoch>.wav, best model: {best}"
     report.message(
         f"test ESR {test_esr:.5f} (best epoch {st['best_epoch']}, {st['epoch']} epochs, "
         f"{st['train_seconds']:.0f} s, stopped by {stopped_by})\n"
-        f"model: {out_dir / 'model.json'}  run: {paths.root}"
+        f"model: {out_dir / 'model.json'}  run: {paths.root}{renders}"
     )
     return result
