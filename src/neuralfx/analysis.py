@@ -1,0 +1,121 @@
+"""After training: what a report shows about a run that training itself does not record.
+
+``analyse_run`` writes ``RUN/analysis.json`` (Welch spectra of target and prediction on the
+test block, the real-time factor of the exported model.json) and ``RUN/guitar_model.wav`` (the
+best model playing the guitar demo). The sweep calls it in the worker that trained the run;
+``neuralfx report RUN`` calls it for a run that has no analysis yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.signal import welch
+
+from . import data
+from .audio import SAMPLE_RATE_HZ, read_wav, write_text_atomic, write_wav
+from .config import load_config
+from .export import load_model
+from .render import render_array
+from .runs import RunPaths
+
+ANALYSIS = "analysis.json"
+GUITAR_RENDER = "guitar_model.wav"
+RTF_AUDIO_S = 2.0
+SPECTRUM_S = 6.0  # of the test block: ~130 Welch segments, plenty for a smooth estimate
+WELCH_SAMPLES = 2048
+CPP_BINARY_ENV = "NEURALFX_PROCESS"  # path of a built neuralfx-process, if not on PATH
+_CPP_RTF = re.compile(r"real-time factor ([0-9.eE+-]+)")
+
+
+def analyse_run(run_dir: str | Path, guitar: Path | None, info: dict[str, Any]) -> dict[str, Any]:
+    """Spectra, real-time factors and the guitar render of a finished run; ``info`` is kept."""
+    paths = RunPaths(Path(run_dir))
+    cfg = load_config(paths.config)
+    model, _ = load_model(paths.model)
+    split = data.load_dataset(cfg.data_dir, cfg.output_name, cfg.latency_samples, cfg.split)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the real-time factor is quoted for one thread, like a plugin
+    try:
+        n = min(len(split.test_x), int(SPECTRUM_S * SAMPLE_RATE_HZ))
+        prediction = render_array(model, split.test_x[:n])
+        rtf_python = python_rtf(model)
+        if guitar is not None:
+            write_wav(paths.root / GUITAR_RENDER, render_array(model, read_wav(guitar)))
+    finally:
+        torch.set_num_threads(threads)
+    freq, target_db = spectrum_db(split.test_y[:n])
+    _, prediction_db = spectrum_db(prediction)
+    result = {**info, "rtf_python": rtf_python, "rtf_cpp": cpp_rtf(paths.model),
+              "spectrum": {"freq_hz": freq.tolist(), "target_db": target_db.tolist(),
+                           "prediction_db": prediction_db.tolist()}}
+    write_text_atomic(paths.root / ANALYSIS, json.dumps(result) + "\n")
+    return result
+
+
+def spectrum_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectral density in dB; a floor keeps silent bins finite for JSON."""
+    nper = min(WELCH_SAMPLES, len(x))
+    freq, psd = welch(x.astype(np.float64), fs=SAMPLE_RATE_HZ, nperseg=nper)
+    return freq, np.round(10 * np.log10(np.maximum(psd, 1e-20)), 2)
+
+
+def python_rtf(model: torch.nn.Module, repeats: int = 3, max_total_s: float = 3.0) -> float:
+    """Seconds of compute per second of audio for ``render_array``: the best of a few tries
+    (fewer for slow models), since other load only ever makes a try slower."""
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, int(RTF_AUDIO_S * SAMPLE_RATE_HZ))
+    x = x.astype(np.float32)
+    best, spent = float("inf"), 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        render_array(model, x)
+        took = time.perf_counter() - t0
+        best, spent = min(best, took), spent + took
+        if spent > max_total_s:
+            break
+    return best / RTF_AUDIO_S
+
+
+def cpp_binary() -> str | None:
+    found = os.environ.get(CPP_BINARY_ENV) or shutil.which("neuralfx-process")
+    return found if found and os.access(found, os.X_OK) else None
+
+
+def cpp_rtf(model_path: Path) -> float | None:
+    """The C++ example's own measure, or None when it is not built or cannot load the model."""
+    binary = cpp_binary()
+    if binary is None:
+        return None
+    try:
+        out = subprocess.run([binary, "--bench", str(model_path)], capture_output=True,
+                             text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = _CPP_RTF.search(out.stdout)
+    return float(match.group(1)) if out.returncode == 0 and match else None
+
+
+def effect_spec(data_dir: str | Path, output_name: str) -> str | None:
+    """The effect chain recorded beside a dataset made by ``neuralfx init`` (None otherwise)."""
+    sidecar = Path(data_dir) / "output" / f"{output_name}.json"
+    try:
+        spec = json.loads(sidecar.read_text(encoding="utf-8")).get("effect")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return spec if isinstance(spec, str) else None
+
+
+def render_target(spec: str, guitar: Path, dest: Path) -> Path:
+    """The guitar demo through the real effect: what the model's render should sound like."""
+    from .effects import parse_chain
+    return write_wav(dest, parse_chain(spec)(read_wav(guitar), SAMPLE_RATE_HZ))
+
