@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -108,18 +109,23 @@ int bench(const std::string& model_path)
         const float noise = (float)(seed >> 8) / 16777216.0f - 0.5f;
         x[i] = 0.5f * std::sin(2.0f * 3.14159265f * 220.0f * (float)i / kBenchRateHz) + 0.05f * noise;
     }
-    double best_s = 1e30;
+    double best_s = 1e30, best_cpu_s = 1e30;
     for(int rep = 0; rep < 3; ++rep) // best of three: the least disturbed by the rest of the machine
     {
         const auto t0 = std::chrono::steady_clock::now();
+        const std::clock_t c0 = std::clock();
         run(m, x, y);
+        const std::clock_t c1 = std::clock();
         const auto t1 = std::chrono::steady_clock::now();
         best_s = std::min(best_s, std::chrono::duration<double>(t1 - t0).count());
+        best_cpu_s = std::min(best_cpu_s, (double)(c1 - c0) / CLOCKS_PER_SEC);
     }
     const double rtf = best_s / kBenchSeconds;
     std::printf("%s\n", m.info.description.c_str());
     std::printf("processed %.1f s at %d Hz in %.4f s on one thread: real-time factor %.5f (%.0fx faster than real time)\n",
                 kBenchSeconds, kBenchRateHz, best_s, rtf, 1.0 / rtf);
+    // On a busy machine wall time includes waiting for a core; CPU time shows the model's own cost.
+    std::printf("cpu time %.4f s: real-time factor by cpu time %.5f\n", best_cpu_s, best_cpu_s / kBenchSeconds);
     return 0;
 }
 
