@@ -47,7 +47,8 @@ def _find_rtneural() -> Path:
     for candidate in SHARED_RTNEURAL:
         if (candidate / "RTNeural" / "RTNeural.h").is_file():
             return candidate.resolve()
-    _unavailable("RTNeural not found: set RTNEURAL_DIR or place it at ../shared/third_party/RTNeural")
+    _unavailable("RTNeural not found: set RTNEURAL_DIR or place it at "
+                 "../shared/third_party/RTNeural")
 
 
 def _source_key(rtneural: Path) -> str:
@@ -106,7 +107,8 @@ def compare(exe: Path, model_path: Path, wav: Path, out: Path) -> tuple[float, f
     got, rate = sf.read(out, dtype="float32")
     assert rate == RATE and sf.info(out).subtype == "FLOAT" and got.shape == want.shape
     err = got.astype(np.float64) - want
-    return float(np.max(np.abs(err))), float(np.sum(err ** 2) / np.sum(want.astype(np.float64) ** 2))
+    esr = np.sum(err ** 2) / np.sum(want.astype(np.float64) ** 2)
+    return float(np.max(np.abs(err))), float(esr)
 
 
 MODELS = [("lstm", 8, 1, False), ("lstm", 16, 1, False), ("lstm", 64, 1, False),
@@ -119,7 +121,8 @@ CASES = [(*m, fmt) for m in MODELS for fmt in ("lab", "native")
 
 
 @pytest.mark.parametrize("name,hidden,layers,skip,fmt", CASES,
-                         ids=[f"{n}{h}x{n_l}{'-skip' if s else ''}-{f}" for n, h, n_l, s, f in CASES])
+                         ids=[f"{n}{h}x{n_l}{'-skip' if s else ''}-{f}"
+                              for n, h, n_l, s, f in CASES])
 def test_rtneural_matches_pytorch(neuralfx_process, input_wav, tmp_path, name, hidden, layers,
                                   skip, fmt):
     model = random_model(name, hidden, layers, skip, seed=hidden + layers)

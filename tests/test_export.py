@@ -111,7 +111,8 @@ def rtneural_reference(d: dict, x: np.ndarray) -> np.ndarray:
     return h[:, 0]
 
 
-ALL_MODELS = [(name, layers, skip) for name in REGISTRY for layers in (1, 2) for skip in (False, True)]
+ALL_MODELS = [(name, layers, skip) for name in REGISTRY for layers in (1, 2)
+              for skip in (False, True)]
 
 
 @pytest.mark.parametrize("name,layers,skip", ALL_MODELS)
@@ -123,7 +124,8 @@ def test_native_round_trip_is_exact(name, layers, skip):
     np.testing.assert_allclose(run_blocks(back, x), run_blocks(model, x), rtol=0, atol=1e-6)
     assert (meta["model"], meta["hidden_size"], meta["num_layers"], meta["skip"]) == \
         (name, 16, layers, skip)
-    again = to_native_dict(back, {k: v for k, v in meta.items() if k not in ("format", "format_version")})
+    meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
+    again = to_native_dict(back, meta)
     assert json.loads(json.dumps(again)) == d  # a fixed point: exporting twice changes nothing
 
 

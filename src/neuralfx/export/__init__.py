@@ -66,7 +66,8 @@ def export_model(src_path: str | Path, fmt: str, out_path: str | Path | None = N
     if src.is_dir():
         src = src / "model.json"
         if not src.is_file():
-            raise ModelFileError(f"{src_path}: holds no model.json; pass a run folder or a model.json")
+            raise ModelFileError(
+                f"{src_path}: holds no model.json; pass a run folder or a model.json")
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out_path) if out_path is not None else src.with_name(f"model.{fmt}.json")

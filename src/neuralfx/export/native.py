@@ -28,7 +28,7 @@ from ..models import RecurrentModel
 META_KEY = "neuralfx"
 FORMAT_VERSION = 1
 GATES = {"lstm": 4, "gru": 3}
-# Activation names RTNeural's parseJson knows; anything else makes it add a null layer.
+# parseJson adds an activation layer only for a non-empty "activation" string.
 NO_ACTIVATION = ("", None)
 
 
@@ -140,7 +140,8 @@ class _Reader:
 def _layer_list(d: dict[str, Any], r: _Reader) -> list[dict]:
     in_shape = r.key(d, "in_shape", "the file")
     if not isinstance(in_shape, list) or not in_shape or in_shape[-1] != 1:
-        raise r.fail(f"'in_shape' is {in_shape!r}; neuralfx models take one channel: [null, null, 1]")
+        raise r.fail(f"'in_shape' is {in_shape!r}; neuralfx models take one channel: "
+                     "[null, null, 1]")
     layers = r.key(d, "layers", "the file")
     if not isinstance(layers, list) or not layers:
         raise r.fail("'layers' is empty or not a list; export the model again")
