@@ -151,3 +151,17 @@ def _settled(driver, expression: str, done, timeout_s: float = 20.0):
         if done(value) or time.monotonic() > end:
             return value
         time.sleep(0.1)
+
+
+def test_cpp_real_time_factor_comes_from_the_bench_output(tmp_path, monkeypatch):
+    from neuralfx.analysis import CPP_BINARY_ENV, cpp_rtf
+    fake = tmp_path / "neuralfx-process"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --bench ] || exit 3\n"
+                    "echo 'processed 10.0 s at 44100 Hz in 0.2 s on one thread: real-time factor "
+                    "0.02 (50x faster than real time)'\n"
+                    "echo 'cpu time 0.1 s: real-time factor by cpu time 0.01'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(CPP_BINARY_ENV, str(fake))
+    assert cpp_rtf(tmp_path / "model.json") == 0.01  # CPU time: other load does not inflate it
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    assert cpp_rtf(tmp_path / "model.json") is None  # a model it cannot load: an empty cell

@@ -204,8 +204,8 @@ def test_malformed_study_is_a_one_line_error_naming_the_key(tmp_path, capsys, te
 
 
 def test_a_dataset_is_not_silently_remade_for_another_effect(tmp_path):
-    def study(spec):
-        return parse_study({"effects": [{"name": "drive", "spec": spec}], "duration_s": 2})
+    def study(spec, **kw):
+        return parse_study({"effects": [{"name": "drive", "spec": spec}], "duration_s": 2, **kw})
     make_datasets(study("softclip"), tmp_path)
     made = tmp_path / "data" / "drive" / "output" / "drive.wav"
     stamp = made.stat().st_mtime_ns
@@ -213,3 +213,7 @@ def test_a_dataset_is_not_silently_remade_for_another_effect(tmp_path):
     assert made.stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match="data/drive: was made with effect 'softclip"):
         make_datasets(study("hardclip"), tmp_path)
+    with pytest.raises(ConfigError, match="made with signal_seed 0, the study now says 1"):
+        make_datasets(study("softclip", signal_seed=1), tmp_path)
+    with pytest.raises(ConfigError, match="clean signal is 2 s, the study now asks for 3 s"):
+        make_datasets(study("softclip", duration_s=3), tmp_path)

@@ -34,7 +34,10 @@ RTF_AUDIO_S = 2.0
 SPECTRUM_S = 6.0  # of the test block: ~130 Welch segments, plenty for a smooth estimate
 WELCH_SAMPLES = 2048
 CPP_BINARY_ENV = "NEURALFX_PROCESS"  # path of a built neuralfx-process, if not on PATH
-_CPP_RTF = re.compile(r"real-time factor ([0-9.eE+-]+)")
+# neuralfx-process --bench prints a wall-clock factor and, when it can, one by CPU time; the
+# latter is preferred because parallel sweep jobs and other load inflate wall-clock time.
+_CPP_RTF = (re.compile(r"real-time factor by cpu time ([0-9.eE+-]+)"),
+            re.compile(r"real-time factor ([0-9.eE+-]+)"))
 
 
 def analyse_run(run_dir: str | Path, guitar: Path | None, info: dict[str, Any]) -> dict[str, Any]:
@@ -100,17 +103,27 @@ def cpp_rtf(model_path: Path) -> float | None:
                              text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    match = _CPP_RTF.search(out.stdout)
-    return float(match.group(1)) if out.returncode == 0 and match else None
+    if out.returncode != 0:
+        return None
+    for pattern in _CPP_RTF:
+        match = pattern.search(out.stdout)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def dataset_sidecar(data_dir: str | Path, output_name: str) -> dict[str, Any]:
+    """What ``neuralfx init`` recorded beside an output (effect, seed); {} when nothing was."""
+    sidecar = Path(data_dir) / "output" / f"{output_name}.json"
+    try:
+        made = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return made if isinstance(made, dict) else {}
 
 
 def effect_spec(data_dir: str | Path, output_name: str) -> str | None:
-    """The effect chain recorded beside a dataset made by ``neuralfx init`` (None otherwise)."""
-    sidecar = Path(data_dir) / "output" / f"{output_name}.json"
-    try:
-        spec = json.loads(sidecar.read_text(encoding="utf-8")).get("effect")
-    except (OSError, ValueError, AttributeError):
-        return None
+    spec = dataset_sidecar(data_dir, output_name).get("effect")
     return spec if isinstance(spec, str) else None
 
 

@@ -91,6 +91,7 @@ def run_task(task: Task) -> dict[str, Any]:
     t0 = time.perf_counter()
     outcome = {"run": cfg.run_name, "status": "ok", "action": "analysed"}
     try:
+        (paths.root / "error.txt").unlink(missing_ok=True)  # from an earlier attempt
         if not paths.result.is_file():
             resume = paths.checkpoint.is_file()
             paths.root.mkdir(parents=True, exist_ok=True)
@@ -123,10 +124,14 @@ def make_datasets(study: Study, study_dir: Path) -> None:
         want = str(parse_chain(e.spec))
         if (root / "input" / "clean_signal.wav").is_file():
             _check_length(root, study.duration_s)
-        have = analysis.effect_spec(root, e.slug)
+        made = analysis.dataset_sidecar(root, e.slug)
+        have = made.get("effect")
         if have is not None and have != want:
             raise ConfigError(f"{root}: was made with effect {have!r}, the study now says "
                               f"{want!r}; give the effect another name or delete the folder")
+        if made.get("seed", study.signal_seed) != study.signal_seed:
+            raise ConfigError(f"{root}: was made with signal_seed {made['seed']}, the study now "
+                              f"says {study.signal_seed}; delete {root.parent} or use another --out")
         if have is None or not (root / "output" / f"{e.slug}.wav").is_file():
             if first is not None:
                 for rel in ("input/clean_signal.wav", "guitar.wav"):
