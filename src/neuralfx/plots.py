@@ -131,7 +131,12 @@ def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]
     nrows = math.ceil(len(effects) / ncols)
     fig = Figure(figsize=(3.4 * ncols + 1.6, 2.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=False)
-    labels = _ordered(f"{r['config_label']} s{r['seed']}" for r in rows)
+    seeds = len({r["seed"] for r in rows}) > 1
+
+    def label_of(r: dict[str, Any]) -> str:
+        return f"{r['config_label']} seed {r['seed']}" if seeds else r["config_label"]
+
+    labels = _ordered(label_of(r) for r in rows)
     colours = _cmap("tab10" if len(labels) <= 10 else "tab20")
     for k, effect in enumerate(effects):
         ax = axes[k // ncols][k % ncols]
@@ -143,7 +148,7 @@ def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]
                     if math.isfinite(e["val_esr"]) and e["val_esr"] > 0]
             if r["effect"] != effect or not vals:
                 continue
-            label = f"{r['config_label']} s{r['seed']}"
+            label = label_of(r)
             x, y = zip(*vals)
             ax.plot(x, y, color=colours(labels.index(label) % colours.N), linewidth=1.2,
                     marker="." if len(x) < 8 else None, label=label)
@@ -165,7 +170,7 @@ def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]
 
 def spectrum(freq_hz: Sequence[float], target_db: Sequence[float],
              prediction_db: Sequence[float], path: Path, title: str) -> Path:
-    """Welch spectra of target and prediction on the test block, and their difference."""
+    """Welch spectra of target and prediction on the test block, on a log frequency axis."""
     f = np.asarray(freq_hz)
     t, p = np.asarray(target_db), np.asarray(prediction_db)
     keep = f >= 20
