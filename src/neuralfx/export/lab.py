@@ -7,14 +7,12 @@ metadata object is ignored by them.
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 import torch
 
 from ..errors import ExportError, ModelFileError
-from ..models import LAB_FORMAT_HIDDEN_SIZES, RecurrentModel, build_model
+from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
 FORMAT_VERSION = 1
@@ -79,19 +77,14 @@ def from_lab_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dict[s
             raise ModelFileError(f"{where}: {key} holds NaN or inf")
         state[key] = t
     model.load_state_dict(state)
+    if meta.get("hidden_size", hidden) != hidden or meta.get("num_layers", 1) != 1:
+        raise ModelFileError(
+            f"{where}: metadata says {meta.get('num_layers', 1)} layer(s) of "
+            f"{meta.get('hidden_size')} units but the weights hold 1 layer of {hidden}; "
+            "export the model again"
+        )
     meta = {"model": cell, "hidden_size": hidden, "num_layers": 1, "skip": False,
             "sample_rate_hz": 44100, **meta}
     return model.eval(), meta
 
 
-def lab_hidden_supported(hidden: int) -> bool:
-    return hidden in LAB_FORMAT_HIDDEN_SIZES
-
-
-def dumps(d: dict[str, Any]) -> str:
-    text = json.dumps(d, allow_nan=False)
-    return text
-
-
-def _finite(x: float) -> bool:
-    return math.isfinite(x)
