@@ -33,5 +33,12 @@ study: $(STAMP)
 	$(BIN)/neuralfx sweep studies/lab.toml
 	$(BIN)/neuralfx report lab-study --markdown docs/study.md
 
+# the C++ example; RTNEURAL_DIR defaults to the shared copy, empty fetches the pinned commit
+RTNEURAL_DIR ?= $(firstword $(wildcard ../shared/third_party/RTNeural) $(wildcard /work/shared/third_party/RTNeural))
+cpp:
+	cmake -S cpp -B cpp/build -DCMAKE_BUILD_TYPE=Release $(if $(RTNEURAL_DIR),-DRTNEURAL_DIR=$(abspath $(RTNEURAL_DIR)))
+	cmake --build cpp/build -j2
+	@echo "built cpp/build/neuralfx-process"
+
 clean:
-	rm -rf $(VENV) cpp/build
+	rm -rf $(VENV) cpp/build cpp/build-test
