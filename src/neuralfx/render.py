@@ -6,7 +6,6 @@ Memory stays bounded by the block size, so an hour-long file renders like a five
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +56,7 @@ def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
             f"{in_path}: sample rate is {wi.sample_rate_hz} Hz; the model was trained at {rate} Hz:"
             " resample the file first"
         )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=".wav.tmp", dir=out_path.parent)
-    os.close(fd)
-    try:
+    with audio.atomic_path(out_path) as tmp:
         state = None
         with sf.SoundFile(tmp, "w", samplerate=rate, channels=1, subtype="FLOAT",
                           format="WAV") as dst:
@@ -76,9 +72,4 @@ def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
             except sf.LibsndfileError as exc:
                 raise AudioError(f"{in_path}: truncated or corrupt wav ({exc}); export it again") \
                     from None
-        os.chmod(tmp, audio._default_mode())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out_path
