@@ -59,7 +59,8 @@ class TrainConfig:
     render_every: int = 50  # epochs between renders of guitar.wav; 0 disables
     seed: int = 0
     device: str = "cpu"  # cpu | cuda | mps | auto
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    # CPU: threads sharing each batch, one core each; 0 uses every core. GPU: torch threads.
+    threads: int = 0
     latency_samples: int = 0  # output delay to compensate before training
     quiet: bool = False
     # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.

@@ -6,8 +6,10 @@ The CLI, sweeps, benchmarks and tests all call :func:`train`.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -75,10 +77,45 @@ def _segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list
     return [starts[i:i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
 
 
+def _shard_count(cfg: TrainConfig, device: torch.device) -> int:
+    """How many threads share a batch on the CPU, each running whole sequences on one core.
+
+    One time step of a small recurrent model is too little work to split across threads: the
+    per-step barrier costs more than the matrix product (2 intra-op threads trained 5-20x
+    slower than 1 on a busy 2-core machine, see bench/RESULTS.md). Splitting the batch instead
+    keeps every core busy with no barrier until the gradients are summed.
+    """
+    if device.type != "cpu":
+        return 1
+    wanted = cfg.threads or os.cpu_count() or 1
+    return max(1, min(wanted, cfg.batch_size // 4))
+
+
+def _shard_grads(model, loss_fn, params, x, y, state, warmup: int):
+    """Loss, gradients and detached end state of one batch shard; runs in a worker thread
+    (grad mode is per thread, hence the explicit ``no_grad`` for the warm-up)."""
+    if warmup:
+        with torch.no_grad():
+            _, state = model(x[:, :warmup], state)
+        x, y = x[:, warmup:], y[:, warmup:]
+    pred, state = model(x, state)
+    loss = loss_fn(pred, y)
+    grads = torch.autograd.grad(loss, params) if torch.isfinite(loss) else None
+    return loss.detach(), grads, detach_state(state)
+
+
 @torch.inference_mode()
 def _evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
-    """Loss and ESR over a whole block, from a zero state, with the state carried through."""
-    pred = render_array(model, x, device=device)
+    """Loss and ESR over a whole block, from a zero state, with the state carried through.
+
+    Batch 1 has nothing to share between threads, so it runs on one (see ``_shard_count``).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pred = render_array(model, x, device=device)
+    finally:
+        torch.set_num_threads(threads)
     loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
     return float(loss), esr(y, pred)
 
@@ -87,8 +124,23 @@ def train(cfg: TrainConfig, resume: bool = False,
           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train ``cfg`` into ``DATA/runs/<run_name>``; with ``resume``, continue that run."""
     device = pick_device(cfg.device)
-    if cfg.threads:
+    threads_before = torch.get_num_threads()
+    shards = _shard_count(cfg, device)
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # the cores go to batch shards instead (see _shard_count)
+    elif cfg.threads:
         torch.set_num_threads(cfg.threads)
+    pool = ThreadPoolExecutor(shards) if shards > 1 else None
+    try:
+        return _train(cfg, resume, on_epoch, device, shards, pool)
+    finally:
+        if pool:
+            pool.shutdown()
+        torch.set_num_threads(threads_before)
+
+
+def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shards: int,
+           pool: ThreadPoolExecutor | None) -> TrainResult:
     report = Reporter(cfg.quiet)
     seg_len = cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
     split = data.load_dataset(cfg.data_dir, cfg.output_name, cfg.latency_samples, cfg.split,
@@ -135,6 +187,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     train_y = torch.from_numpy(split.train_y).to(device)
     offsets = torch.arange(seg_len, device=device)
     w, ch = cfg.warmup_samples, cfg.chunk_samples
+    params = [p for p in model.parameters() if p.requires_grad]
     stopped_by = "max_epochs"
     try:
         while st["epoch"] < cfg.max_epochs:
@@ -150,19 +203,24 @@ def train(cfg: TrainConfig, resume: bool = False,
             for starts in batches:
                 idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
                 x, y = train_x[idx].unsqueeze(-1), train_y[idx].unsqueeze(-1)
-                with torch.no_grad():
-                    _, state = model(x[:, :w])
+                xs, ys = x.chunk(shards), y.chunk(shards)
+                states = [None] * len(xs)
                 for c in range(cfg.chunks_per_segment):
-                    sl = slice(w + c * ch, w + (c + 1) * ch)
-                    pred, state = model(x[:, sl], state)
-                    loss = loss_fn(pred, y[:, sl])
-                    opt.zero_grad(set_to_none=True)
-                    if torch.isfinite(loss):
-                        loss.backward()
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                    # the first chunk is preceded by the warm-up, which gets no gradient
+                    sl = slice(0 if c == 0 else w + c * ch, w + (c + 1) * ch)
+                    jobs = [(model, loss_fn, params, xi[:, sl], yi[:, sl], si, w if c == 0 else 0)
+                            for xi, yi, si in zip(xs, ys, states)]
+                    out = list(pool.map(_shard_grads, *zip(*jobs))) if pool else \
+                        [_shard_grads(*jobs[0])]
+                    states = [o[2] for o in out]
+                    if all(o[1] is not None for o in out):
+                        # summed in a fixed order, so a run is reproducible whatever the threads
+                        for p, gs in zip(params, zip(*(o[1] for o in out))):
+                            p.grad = torch.stack(gs).mean(0)
+                        torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
                         opt.step()
-                        loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
-                    state = detach_state(state)
+                        loss = float(torch.stack([o[0] for o in out]).mean())
+                        loss_sum, loss_n = loss_sum + loss, loss_n + 1
                 seen += x.shape[0] * seg_len
                 elapsed = time.perf_counter() - t0
                 report.batch(loss_sum / max(loss_n, 1), seen / max(elapsed, 1e-9))
