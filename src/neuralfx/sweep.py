@@ -251,6 +251,12 @@ def _run_local(tasks: list[Task], jobs: int, done: Callable[[dict[str, Any]], No
     except BrokenProcessPool:
         raise RunError("a sweep worker died (out of memory?); rerun the same command to resume "
                        "where it stopped") from None
+    except BaseException:
+        # interrupted: stop the workers now (their runs resume from checkpoints next time)
+        # rather than leave orphans training on
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
