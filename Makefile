@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 DEMO_BUDGET ?= 180
 DEMO_EFFECT ?= softclip
 
-.PHONY: demo test study bench cpp clean
+.PHONY: demo test study bench bench-quick cpp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,24 @@ cpp:
 	cmake -S cpp -B cpp/build -DCMAKE_BUILD_TYPE=Release $(if $(RTNEURAL_DIR),-DRTNEURAL_DIR=$(abspath $(RTNEURAL_DIR)))
 	cmake --build cpp/build -j2
 	@echo "built cpp/build/neuralfx-process"
+
+# benchmarks -> bench/RESULTS.md (about 1.5 h: 5 datasets x 4 trainers x BENCH_BUDGET s, then
+# throughput, inference, memory). NAM's columns need bench/out/nam-venv: see bench/notes.md.
+BENCH_BUDGET ?= 180
+bench: $(STAMP)
+	$(BIN)/python bench/accuracy.py --budget $(BENCH_BUDGET)
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/report.py
+
+# the same in about 20 minutes: short budgets, a quarter-hour file for the memory check
+bench-quick: $(STAMP)
+	$(BIN)/python bench/accuracy.py --budget 30
+	$(BIN)/python bench/throughput.py --seconds 10 --rounds 2
+	$(BIN)/python bench/inference.py --reps 1
+	$(BIN)/python bench/memory.py --hours 0.25 --train-seconds 10
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) cpp/build cpp/build-test

@@ -43,21 +43,28 @@ def measure(seconds: float, rounds: int, threads: int, hidden: int = 32,
             effect: str = "softclip") -> dict:
     data_dir = ensure_dataset(effect)
     split = split_of(data_dir)
-    ours, base = [], []
+    ours, base, base1 = [], [], []
     for i in range(rounds):
         o = ours_once(data_dir, seconds, threads, hidden)
         b = train_baseline(split, seconds, threads=threads, hidden_size=hidden, validate=False)
+        # the same recipe on one intra-op thread: what the threading change alone is worth
+        b1 = train_baseline(split, seconds, threads=1, hidden_size=hidden, validate=False)
         ours.append(o)
         base.append({"trained_per_s": b.samples_per_s, "train_seconds": b.train_seconds,
                      "steps": b.steps})
+        base1.append({"trained_per_s": b1.samples_per_s, "train_seconds": b1.train_seconds,
+                      "steps": b1.steps})
         print(f"round {i + 1}/{rounds}: ours {o['trained_per_s']:,.0f} trained samples/s "
               f"({o['processed_per_s']:,.0f} incl. warm-up), baseline "
-              f"{b.samples_per_s:,.0f} samples/s", flush=True)
+              f"{b.samples_per_s:,.0f} samples/s ({b1.samples_per_s:,.0f} on 1 thread)",
+              flush=True)
     o_med = statistics.median(r["trained_per_s"] for r in ours)
     b_med = statistics.median(r["trained_per_s"] for r in base)
     ratios = [o["trained_per_s"] / b["trained_per_s"] for o, b in zip(ours, base)]
+    ratios1 = [o["trained_per_s"] / b["trained_per_s"] for o, b in zip(ours, base1)]
     return {"seconds": seconds, "rounds": rounds, "threads": threads, "hidden": hidden,
-            "effect": effect, "ours": ours, "baseline": base,
+            "effect": effect, "ours": ours, "baseline": base, "baseline_1thread": base1,
+            "ratio_1thread_median": statistics.median(ratios1),
             "ours_median_trained_per_s": o_med, "baseline_median_trained_per_s": b_med,
             "ratio_median": statistics.median(ratios), "ratios": ratios,
             "ours_config": neuralfx.config.to_dict(TrainConfig())}
