@@ -63,6 +63,8 @@ def find_pairs(data_dir: str | Path, output_name: str = "") -> list[Pair]:
     root = Path(data_dir)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such dataset folder; `neuralfx init {root}` creates one")
+    if output_name and (root / "output" / output_name).is_dir():
+        return _pairs_in_effect_folder(root, output_name)
     inputs, outputs = _wavs(root / "input"), _wavs(root / "output")
     by_stem = {p.stem: p for p in outputs}
     if output_name:
@@ -102,6 +104,21 @@ def find_pairs(data_dir: str | Path, output_name: str = "") -> list[Pair]:
             "remove it or add its clean input"
         )
     return pairs
+
+
+def _pairs_in_effect_folder(root: Path, name: str) -> list[Pair]:
+    """``output/NAME/X.wav`` for every ``input/X.wav``: one effect rendered from several inputs."""
+    folder = root / "output" / name
+    inputs, by_stem = _wavs(root / "input"), {p.stem: p for p in _wavs(folder)}
+    for x in inputs:
+        if x.stem not in by_stem:
+            raise DatasetError(f"{x}: has no output {folder / x.name}; render it "
+                               f"(neuralfx data make {root} --effect SPEC --name {name} --force)")
+    extra = sorted(set(by_stem) - {x.stem for x in inputs})
+    if extra:
+        raise DatasetError(f"{by_stem[extra[0]]}: has no input of the same name in "
+                           f"{root / 'input'}; remove it or add its clean input")
+    return [Pair(name, x, by_stem[x.stem]) for x in inputs]
 
 
 def dataset_name(data_dir: str | Path, pairs: list[Pair]) -> str:
