@@ -194,10 +194,11 @@ def check_pair(pair: Pair, resample_rate: bool = False, align: bool = False,
     elif align:
         shift = measured
     elif abs(measured) > MAX_LATENCY_SAMPLES:
+        how = "lags" if measured > 0 else "leads"
         report.errors.append(DatasetError(
-            f"{pair.output_path}: lags its input by {measured} samples "
-            f"({1000 * measured / SAMPLE_RATE_HZ:.2f} ms); the model would have to predict the "
-            f"future: pass --align to remove it or --latency {measured} to set it"))
+            f"{pair.output_path}: {how} its input by {abs(measured)} samples "
+            f"({1000 * abs(measured) / SAMPLE_RATE_HZ:.2f} ms); a causal model cannot learn that: "
+            f"pass --align to remove it or --latency {measured} to set it"))
         return report
     if shift > 0:
         y = y[shift:]

@@ -57,6 +57,8 @@ def estimate_latency(x: np.ndarray, y: np.ndarray, max_lag_samples: int = SAMPLE
         return None
     coarse = int(lags[i])
     residual = _excess_delay(a, b, coarse)
+    if residual is None:  # no band where output and input are coherent at that lag
+        return None
     # A residual under one sample is estimation noise; a filter's group delay is several.
     return coarse + int(round(residual)) if abs(residual) >= 1.0 else coarse
 
@@ -83,12 +85,13 @@ def _envelope_lag(x: np.ndarray, y: np.ndarray, max_lag_samples: int) -> int | N
     return int(lags[i]) * _HOP if corr[i] >= 0.5 else None
 
 
-def _excess_delay(x: np.ndarray, y: np.ndarray, lag: int, nperseg: int = 4096) -> float:
+def _excess_delay(x: np.ndarray, y: np.ndarray, lag: int, nperseg: int = 4096) -> float | None:
     """Pure delay left after removing ``lag``, from the phase of the Welch H1 estimate.
 
     Two explanations of that phase compete: a zero-phase response (a memoryless nonlinearity,
     whose linear gain still varies with frequency) and a minimum-phase filter; the residual
-    delay comes from whichever fits the phase better.
+    delay comes from whichever fits the phase better. None when fewer than 8 frequency bins
+    are coherent at this lag: the correlation peak was then chance, not a relation.
     """
     xs, ys = (x[: len(x) - lag], y[lag:]) if lag >= 0 else (x[-lag:], y[: len(y) + lag])
     if min(len(xs), len(ys)) < 4 * nperseg:
@@ -100,7 +103,7 @@ def _excess_delay(x: np.ndarray, y: np.ndarray, lag: int, nperseg: int = 4096) -
     coherence = np.abs(pxy) ** 2 / np.maximum(pxx * pyy, 1e-30)
     good = coherence > 0.5
     if good.sum() < 8:
-        return 0.0
+        return None
     k = np.arange(len(h))
     # Bins without signal carry no magnitude information: interpolate over them.
     log_mag = np.interp(k, k[good], np.log(np.maximum(np.abs(h[good]), 1e-12)))
