@@ -198,3 +198,49 @@ def test_missing_vst3_is_a_one_line_error(tmp_path):
     assert str(path) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(EffectError, match="Nope.vst3"):
         render_effect(f"softclip | vst3:{path}", sine(100, 0.1), SR)
+
+
+class _FakeParam:
+    def __init__(self, kind, choices, rng, units=""):
+        self.type, self.valid_values, self.range, self.units = kind, choices, rng, units
+
+
+class _FakePlugin:
+    """Stands in for a loaded VST3 (none ships with the test environment): a gain in dB."""
+
+    def __init__(self):
+        object.__setattr__(self, "parameters", {
+            "gain_db": _FakeParam(float, [], (-12.0, 12.0, 0.1), "dB"),
+            "mode": _FakeParam(str, ["clean", "dirty"], (0, 1, 1))})
+        object.__setattr__(self, "values", {"gain_db": 0.0, "mode": "clean"})
+
+    def __getattr__(self, name):
+        return self.values[name]
+
+    def __setattr__(self, name, value):
+        if name == "gain_db" and not -12 <= value <= 12:
+            raise ValueError(f"{value} is out of range")
+        self.values[name] = value
+
+    def reset(self):
+        pass
+
+    def __call__(self, audio, sample_rate, reset=True):
+        return audio * np.float32(10 ** (self.values["gain_db"] / 20))
+
+
+def test_vst3_stages_validate_render_and_round_trip(tmp_path, monkeypatch):
+    import neuralfx.chains as chains
+    monkeypatch.setattr(chains.pb, "load_plugin", lambda path: _FakePlugin())
+    plugin = tmp_path / "Gain.vst3"
+    plugin.mkdir()
+    chain = parse_chain(f"vst3:{plugin}(gain_db=6.0, mode=dirty) | hardclip(drive_db=0)")
+    assert parse_chain(str(chain)) == chain
+    y = chain(np.full(100, 0.1, np.float32), SR)
+    assert y[0] == pytest.approx(0.1 * 10 ** (6 / 20), rel=1e-5)
+    assert chains.plugin_parameters(plugin) == [("gain_db", "0.0 dB (-12.0..12.0)"),
+                                                ("mode", "clean (one of clean, dirty)")]
+    with pytest.raises(EffectError, match="unknown parameter 'gain'.*valid: gain_db, mode"):
+        parse_chain(f"vst3:{plugin}(gain=6)")
+    with pytest.raises(EffectError, match="gain_db=60 rejected"):
+        parse_chain(f"vst3:{plugin}(gain_db=60)")

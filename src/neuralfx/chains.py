@@ -259,19 +259,19 @@ def _configured_plugin(name: str, params: Mapping[str, Any]) -> pb.ExternalPlugi
 
 
 def plugin_parameters(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """(name, "value [units], range or choices") for every parameter of a VST3 plugin."""
+    """(name, "value [units] (range or choices)") for every parameter of a VST3 plugin."""
     plugin = load_vst3(path)
     rows = []
     for name, param in plugin.parameters.items():
-        value = getattr(plugin, name)
         units = getattr(param, "units", "") or ""
-        choices = getattr(param, "valid_values", None)
-        if getattr(param, "is_boolean", False):
+        kind = getattr(param, "type", float)
+        choices = [str(v) for v in getattr(param, "valid_values", [])]
+        if kind is bool:
             rng = "on/off"
-        elif choices and len(choices) <= 12 and not isinstance(choices[0], (int, float)):
-            rng = "one of " + ", ".join(map(str, choices))
+        elif kind is str:
+            rng = "one of " + ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
         else:
             lo, hi, _ = getattr(param, "range", (None, None, None))
-            rng = f"{lo}..{hi}" if lo is not None else "?"
-        rows.append((name, f"{value}{' ' + units if units else ''} ({rng})"))
+            rng = f"{lo}..{hi}"
+        rows.append((name, f"{getattr(plugin, name)}{' ' + units if units else ''} ({rng})"))
     return rows
