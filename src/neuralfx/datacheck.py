@@ -256,14 +256,17 @@ def check_dataset(data_dir: str | Path, output_name: str = "", resample: bool = 
 
 def print_report(report: DatasetReport, console=None) -> None:
     """A rich table: one input row and one output row per pair, then every problem in full."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title=f"{report.data_dir}: {len(report.pairs)} pair(s)")
-    for col in ("file", "dur s", "rate Hz", "ch", "peak dBFS", "RMS dBFS", "DC", "clipped",
-                "latency", "verdict"):
-        table.add_column(col, justify="left" if col in ("file", "verdict") else "right")
+    table = Table(title=f"{report.data_dir}: {len(report.pairs)} pair(s)", box=box.SIMPLE_HEAD,
+                  caption="levels in dBFS; latency in samples (*: --align/--latency removed it)",
+                  collapse_padding=True, pad_edge=False)
+    table.add_column("file", overflow="fold", min_width=14)
+    for col in ("s", "Hz/ch", "peak/RMS", "DC", "clipped", "latency", "verdict"):
+        table.add_column(col, justify="left" if col == "verdict" else "right", no_wrap=True)
     colours = {"ok": "green", "warning": "yellow", "error": "red"}
     shown = None
     for r in report.pairs:
@@ -272,15 +275,18 @@ def print_report(report: DatasetReport, console=None) -> None:
             if not is_out and r.pair.input_path == shown:
                 continue  # one input with several outputs: list it once
             shown = r.pair.input_path
-            path = r.pair.input_path if role == "input" else r.pair.output_path
+            path = r.pair.output_path if is_out else r.pair.input_path
+            folder = report.data_dir / role
+            name = f"{role[:3]} " + (path.relative_to(folder).as_posix()
+                                     if path.is_relative_to(folder) else str(path))
             latency = "" if not is_out else "?" if r.latency_samples is None else \
-                f"{r.latency_samples}" + (f" (shift {r.shift_samples})" if r.shift_samples else "")
+                f"{r.latency_samples}" + ("*" if r.shift_samples else "")
             verdict = f"[{colours[r.verdict]}]{r.verdict}[/]" if is_out else ""
             if s is None:
-                table.add_row(str(path), *[""] * 8, verdict)
+                table.add_row(name, *[""] * 6, verdict)
                 continue
-            table.add_row(str(path), f"{s.duration_s:.2f}", str(s.sample_rate_hz), str(s.channels),
-                          f"{s.peak_dbfs:.1f}", f"{s.rms_dbfs:.1f}", f"{s.dc_offset:+.4f}",
+            table.add_row(name, f"{s.duration_s:.2f}", f"{s.sample_rate_hz}/{s.channels}",
+                          f"{s.peak_dbfs:.1f}/{s.rms_dbfs:.1f}", f"{s.dc_offset:+.3f}",
                           str(s.clipped_samples), latency, verdict)
     console.print(table)
     for e in report.errors:
