@@ -163,3 +163,14 @@ def test_strict_config_file(tmp_path, gain_data, capsys):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"batch_sise": 3}))
     expect_error(capsys, gain_data, "batch_sise", argv=["train", gain_data, "--config", cfg])
+
+
+def test_train_refuses_a_delayed_output_unless_aligned(tmp_path, capsys):
+    x = noise(12)
+    y = np.concatenate([np.zeros(300, np.float32), np.tanh(2 * x[:-300])])
+    d = make_pair(tmp_path / "d", x, y)
+    expect_error(capsys, d, "300 samples", "--align")
+    code, err = run_cli(capsys, "train", d, *FAST, "--align")
+    assert code == 0, err
+    code, err = run_cli(capsys, "train", d, *FAST, "--latency", "300")
+    assert code == 0, err

@@ -24,7 +24,8 @@ _TRAIN_FLAGS = {
     "warmup": (None, "warmup_samples"), "render_every": (None, "render_every"),
     "seed": (None, "seed"), "device": (None, "device"), "threads": (None, "threads"),
     "quiet": (None, "quiet"), "run_name": (None, "run_name"), "output": (None, "output_name"),
-    "latency": (None, "latency_samples"), "patience": (None, "early_stop_patience"),
+    "latency": (None, "latency_samples"), "align": (None, "align"),
+    "resample": (None, "resample"), "patience": (None, "early_stop_patience"),
 }
 
 
@@ -54,6 +55,10 @@ def _add_train(sub) -> None:
     p.add_argument("--run-name", help="name of the run folder under DATA/runs/")
     p.add_argument("--output", help="which output/NAME.wav to learn when there are several")
     p.add_argument("--latency", type=int, help="output delay in samples to compensate")
+    p.add_argument("--align", action="store_const", const=True,
+                   help="measure the output's latency and remove it")
+    p.add_argument("--resample", action="store_const", const=True,
+                   help="convert other sample rates to 44.1 kHz (in memory)")
     p.add_argument("--config", help="a config.json to start from (flags override it)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
 

@@ -165,7 +165,7 @@ def split_pairs(arrays: list[tuple[np.ndarray, np.ndarray]], fractions: tuple[fl
         need_s = (min_train_samples / fractions[0]) / SAMPLE_RATE_HZ
         raise DatasetError(
             f"{name}: {total / SAMPLE_RATE_HZ:.2f} s of audio is too short to train "
-            f"(at least {need_s:.1f} s is needed for one segment); record more audio or "
+            f"(at least {need_s:.2f} s is needed for one segment); record more audio or "
             "lower --chunk/--warmup"
         )
     for part, ky in (("training", "ty"), ("validation", "vy"), ("test", "ey")):

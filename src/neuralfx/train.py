@@ -20,6 +20,7 @@ import torch
 from . import __version__, data, runs
 from .audio import SAMPLE_RATE_HZ, read_wav, write_wav
 from .config import TrainConfig
+from .datacheck import check_dataset
 from .errors import ConfigError
 from .export import save_model
 from .losses import EffectLoss, esr
@@ -143,8 +144,12 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
            pool: ThreadPoolExecutor | None) -> TrainResult:
     report = Reporter(cfg.quiet)
     seg_len = cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
-    split = data.load_dataset(cfg.data_dir, cfg.output_name, cfg.latency_samples, cfg.split,
-                              min_train_samples=seg_len, min_eval_samples=cfg.warmup_samples)
+    checked = check_dataset(cfg.data_dir, cfg.output_name, cfg.resample, cfg.align,
+                            cfg.latency_samples)
+    split = data.split_pairs(checked.arrays, cfg.split, checked.name,
+                             min_train_samples=seg_len, min_eval_samples=cfg.warmup_samples)
+    for warning in checked.all_warnings:  # after the split, so an error stays one line
+        report.message(f"warning: {warning}")
     if not cfg.run_name:
         cfg = cfg.with_overrides(run_name=runs.new_run_name(cfg))
     paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
