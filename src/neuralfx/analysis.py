@@ -129,6 +129,6 @@ def effect_spec(data_dir: str | Path, output_name: str) -> str | None:
 
 def render_target(spec: str, guitar: Path, dest: Path) -> Path:
     """The guitar demo through the real effect: what the model's render should sound like."""
-    from .effects import parse_chain
+    from .chains import parse_chain
     return write_wav(dest, parse_chain(spec)(read_wav(guitar), SAMPLE_RATE_HZ))
 

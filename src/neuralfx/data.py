@@ -40,7 +40,7 @@ class Split:
     test_y: np.ndarray
 
 
-def _wavs(folder: Path) -> list[Path]:
+def list_wavs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DatasetError(
             f"{folder}: missing; a dataset needs {folder.parent}/input/*.wav (clean) and "
@@ -65,7 +65,7 @@ def find_pairs(data_dir: str | Path, output_name: str = "") -> list[Pair]:
         raise DatasetError(f"{root}: no such dataset folder; `neuralfx init {root}` creates one")
     if output_name and (root / "output" / output_name).is_dir():
         return _pairs_in_effect_folder(root, output_name)
-    inputs, outputs = _wavs(root / "input"), _wavs(root / "output")
+    inputs, outputs = list_wavs(root / "input"), list_wavs(root / "output")
     by_stem = {p.stem: p for p in outputs}
     if output_name:
         if output_name not in by_stem:
@@ -109,7 +109,7 @@ def find_pairs(data_dir: str | Path, output_name: str = "") -> list[Pair]:
 def _pairs_in_effect_folder(root: Path, name: str) -> list[Pair]:
     """``output/NAME/X.wav`` for every ``input/X.wav``: one effect rendered from several inputs."""
     folder = root / "output" / name
-    inputs, by_stem = _wavs(root / "input"), {p.stem: p for p in _wavs(folder)}
+    inputs, by_stem = list_wavs(root / "input"), {p.stem: p for p in list_wavs(folder)}
     for x in inputs:
         if x.stem not in by_stem:
             raise DatasetError(f"{x}: has no output {folder / x.name}; render it "

@@ -20,8 +20,8 @@ import numpy as np
 from . import __version__
 from .audio import info, read_wav, write_text_atomic, write_wav
 from .chains import Chain, chain_to_dict, load_chain, make_stage
-from .data import _wavs
-from .demo import _slug
+from .data import list_wavs
+from .demo import slug
 from .errors import DatasetError, EffectError
 
 
@@ -87,10 +87,10 @@ def make_outputs(data_dir: str | os.PathLike, effect: str | os.PathLike, name: s
     at their own sample rate, so a 48 kHz input gives a 48 kHz output (``data check`` says so).
     """
     root = Path(data_dir)
-    inputs = _wavs(root / "input")
+    inputs = list_wavs(root / "input")
     chain = load_chain(effect)
     text = os.fspath(effect)
-    name = name or _slug(Path(text).stem if text.lower().endswith((".json", ".toml")) else text)
+    name = name or slug(Path(text).stem if text.lower().endswith((".json", ".toml")) else text)
     if not name or name.startswith(".") or any(c in name for c in "/\\"):
         raise DatasetError(f"--name {name!r}: a plain file name is needed, e.g. --name fuzz")
     k = parse_knob(knob, chain) if knob else None

@@ -19,12 +19,12 @@ def init_dataset(data_dir: str | Path, effect: str = "softclip", name: str = "",
     An existing clean input is reused, never rewritten (it is the user's input from then on);
     an existing output is only replaced with ``force``.
     """
-    from .effects import parse_chain
+    from .chains import parse_chain
     from .signals import clean_signal, guitar_riff
 
     root = Path(data_dir)
     chain = parse_chain(effect)
-    name = name or _slug(effect)
+    name = name or slug(effect)
     clean_path = root / "input" / f"{CLEAN_NAME}.wav"
     out_path = root / "output" / f"{name}.wav"
     if out_path.exists() and not force:
@@ -46,6 +46,6 @@ def init_dataset(data_dir: str | Path, effect: str = "softclip", name: str = "",
     return {"input": clean_path, "output": out_path, "guitar": guitar_path}
 
 
-def _slug(spec: str) -> str:
+def slug(spec: str) -> str:
     keep = "".join(c if c.isalnum() or c in "_-=." else "_" for c in spec.strip())
     return "_".join(filter(None, keep.split("_")))[:80] or "effect"

@@ -391,10 +391,3 @@ def _pedal(fx: pb.Plugin, audio: np.ndarray, sample_rate_hz: float) -> np.ndarra
     y = fx(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate_hz), reset=True)
     return np.asarray(y, dtype=np.float32).reshape(-1)[: len(audio)]
 
-
-def __getattr__(name: str) -> Any:
-    # Chains live in chains.py (which imports this module); keep `effects.parse_chain` working.
-    if name in ("Chain", "parse_chain", "load_chain", "render_effect", "plugin_parameters"):
-        from . import chains
-        return getattr(chains, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -151,7 +151,7 @@ def parse_study(data: dict[str, Any], where: str = "study") -> Study:
 
 
 def _named_effects(effects: tuple[EffectEntry, ...], where: str) -> tuple[EffectEntry, ...]:
-    from .effects import parse_chain
+    from .chains import parse_chain
     if not effects:
         raise ConfigError(f"{where}.effects: missing or empty; list at least one effect")
     named, seen = [], {}

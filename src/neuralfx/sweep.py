@@ -117,7 +117,7 @@ def make_datasets(study: Study, study_dir: Path) -> None:
     A dataset is reused only if it was made from the same effect and signal length.
     """
     from .demo import init_dataset
-    from .effects import parse_chain
+    from .chains import parse_chain
     first: Path | None = None
     for e in study.effects:
         root = study_dir / "data" / e.slug
