@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ def ensure_dataset(effect: str, fresh: bool = False) -> Path:
     from neuralfx.demo import init_dataset
 
     root = DATA / effect
-    if fresh or not (root / "output" / f"{effect}.wav").is_file():
+    if fresh:
+        # init_dataset keeps an existing clean input; fresh means today's signals.py too
+        shutil.rmtree(root, ignore_errors=True)
+    if not (root / "output" / f"{effect}.wav").is_file():
         init_dataset(root, effect, name=effect, seed=0, force=True)
     return root
 
