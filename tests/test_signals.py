@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.signal import hilbert
 
-from neuralfx import signals
+from neuralfx import signals, strings
 from neuralfx.errors import ConfigError
 from neuralfx.signals import clean_signal, guitar_riff, log_sweep, noise_bursts, pluck
 
@@ -60,7 +60,7 @@ def test_run_loop_matches_the_per_sample_recursion():
         for i in range(n):
             fed_back = sum(h[j] * y[i - delay - j] for j in range(taps) if i - delay - j >= 0)
             y[i] = (x[i] if i < len(x) else 0.0) + fed_back
-        np.testing.assert_allclose(signals._run_loop(x, delay, h, n), y, atol=1e-12)
+        np.testing.assert_allclose(strings._run_loop(x, delay, h, n), y, atol=1e-12)
 
 
 @pytest.mark.parametrize("freq_hz", [82.41, 110.0, 233.08, 440.0, 987.77, 1318.51])
