@@ -14,6 +14,10 @@ Settings are NAM's own, changed only where the comparison demands it (each is sa
    files, at their 44.1 kHz (NAM's full trainer takes the rate from the file; only its
    standard-input GUI path insists on 48 kHz), with the 0.4 s pre-silence check off because our
    training block starts at sample 0; batch 16 (NAM's default), no pinned memory (CPU);
+ * level: NAM refuses a target that reaches 1.0 ("Output clipped"); resonant peaks at 5.6 and
+   fuzz at 1.5 in our float wavs, so such a target is scaled by NAM's own ``y_scale`` to a 0.9
+   peak and the prediction divided by the same factor before scoring (ESR is unchanged by a
+   common gain);
  * budget: a callback stops training once the time spent outside validation passes the budget,
    as ``neuralfx.train`` counts it (Lightning's ``max_time`` would also count validation).
 
@@ -104,12 +108,14 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     mcfg, ny = model_config(args.arch, args.hidden)
+    y_peak = float(np.max(np.abs(sf.read(args.y, dtype="float32", always_2d=True)[0][:, 0])))
+    y_scale = 0.9 / y_peak if y_peak >= 1.0 else 1.0
     data = {
         "train": {"start_samples": 0, "stop_samples": args.train_stop, "ny": ny},
         "validation": {"start_samples": args.train_stop, "stop_samples": args.val_stop,
                        "ny": None},
         "common": {"x_path": args.x, "y_path": args.y, "delay": 0,
-                   "require_input_pre_silence": None},
+                   "require_input_pre_silence": None, "y_scale": y_scale},
     }
     learning = {
         "train_dataloader": {"batch_size": 16, "shuffle": True, "pin_memory": False,
@@ -132,14 +138,15 @@ def main() -> int:
     test_x = torch.from_numpy(np.ascontiguousarray(x[args.val_stop:, 0]))
     t1 = time.perf_counter()
     with torch.no_grad():
-        pred = model(test_x, pad_start=True).numpy().astype(np.float32)
+        pred = (model(test_x, pad_start=True).numpy() / y_scale).astype(np.float32)
     render_s = time.perf_counter() - t1
     np.save(out / "test_prediction.npy", pred)
     params = sum(p.numel() for p in model.parameters())
     (out / "summary.json").write_text(json.dumps({
         "arch": args.arch, "train_seconds": budget.used_s, "wall_seconds": wall_s,
         "epochs": budget.epochs, "parameters": params, "sample_rate_hz": rate,
-        "test_render_s": render_s, "nam_config": mcfg, "ny": ny}, indent=2) + "\n")
+        "test_render_s": render_s, "nam_config": mcfg, "ny": ny, "y_scale": y_scale},
+        indent=2) + "\n")
     return 0
 
 
