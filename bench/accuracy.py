@@ -7,6 +7,7 @@ every model is scored by the same function on the same test block: ESR over the 
 state carried from the model's initial state.
 
     python bench/accuracy.py [--budget 180] [--effects lowpass,fuzz] [--no-nam] [--fresh]
+    python bench/accuracy.py --effects resonant --only nam_lstm   # redo one cell, keep the rest
 """
 
 from __future__ import annotations
@@ -109,24 +110,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--effects", default=",".join(EFFECTS))
     p.add_argument("--no-nam", action="store_true")
     p.add_argument("--fresh", action="store_true", help="recreate the datasets")
+    p.add_argument("--only", default="",
+                   help="comma-separated trainers to run (ours, baseline, nam_lstm, "
+                        "nam_wavenet); the others keep their results from the last run")
     args = p.parse_args(argv)
 
     effects = [e for e in args.effects.split(",") if e]
+    only = set(filter(None, args.only.split(","))) or {"ours", "baseline", "nam_lstm",
+                                                       "nam_wavenet"}
     previous = load_json("accuracy") or {}
     keep = previous.get("rows", {}) if previous.get("budget_s") == args.budget else {}
-    result = {"budget_s": args.budget, "threads": args.threads, "nam_threads": args.nam_threads,
-              "machine": machine_note(), "command": " ".join(sys.argv), "rows": keep}
+    result = {**previous, "budget_s": args.budget, "threads": args.threads,
+              "nam_threads": args.nam_threads, "rows": keep}
+    if only == {"ours", "baseline", "nam_lstm", "nam_wavenet"} or "machine" not in result:
+        result.update(machine=machine_note(), command=" ".join(sys.argv))
+        result.pop("reruns", None)
+    else:
+        result.setdefault("reruns", []).append({"command": " ".join(sys.argv),
+                                                "machine": machine_note()})
     for effect in effects:
         data_dir = ensure_dataset(effect, args.fresh)
         split = split_of(data_dir)
-        row = result["rows"][effect] = {}
-        print(f"{effect}: ours", flush=True)
-        row["ours"] = run_ours(data_dir, split, args.budget, args.threads)
-        save_json("accuracy", result)
-        print(f"{effect}: baseline", flush=True)
-        row["baseline"] = run_baseline(split, args.budget, args.threads)
-        save_json("accuracy", result)
+        row = result["rows"].setdefault(effect, {})
+        if "ours" in only:
+            print(f"{effect}: ours", flush=True)
+            row["ours"] = run_ours(data_dir, split, args.budget, args.threads)
+            save_json("accuracy", result)
+        if "baseline" in only:
+            print(f"{effect}: baseline", flush=True)
+            row["baseline"] = run_baseline(split, args.budget, args.threads)
+            save_json("accuracy", result)
         for arch in NAM_ARCHS:
+            if f"nam_{arch}" not in only:
+                continue
             if args.no_nam:
                 row[f"nam_{arch}"] = {"skipped": "--no-nam"}
                 continue
