@@ -91,7 +91,7 @@ def load_json(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def fmt(x: float | None, digits: int = 4) -> str:
+def fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "—"
-    return f"{x:.{digits}f}" if abs(x) >= 10 ** -digits else f"{x:.2e}"
+    return f"{x:.{digits}g}"

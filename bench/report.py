@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, fmt, load_json  # noqa: E402
+from common import BENCH, ROOT, fmt, load_json  # noqa: E402
 
 FLAT_MIB = 16.0  # rendering "flat in file length": 1 h within this of 1 min
 TRAINERS = (("ours", "neuralfx (defaults)"), ("baseline", "baseline (lab recipe)"),
@@ -25,6 +25,12 @@ def _machine(m: dict | None, end: float | None = None) -> str:
         return ""
     load = f"load avg (1 min) {m['loadavg_1m']}" + (f" at start, {end} at end" if end else "")
     return f"{m['time']}; {m['cpu']}, {m['cores']} cores; torch {m['torch']}; {load}"
+
+
+def _ratio(r: float | None) -> str:
+    if r is None:
+        return "—"
+    return f"{r:,.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
 
 
 def accuracy(acc: dict, verdicts: list) -> list[str]:
@@ -42,11 +48,13 @@ def accuracy(acc: dict, verdicts: list) -> list[str]:
         cells = []
         for key, label in TRAINERS:
             r = row.get(key, {})
-            cells.append(fmt(r["test_esr"]) if "test_esr" in r else
-                         f"skipped ({r.get('skipped', 'not run')})")
+            why = str(r.get("skipped", "not run")).replace(f"{ROOT}/", "")
+            cells.append(fmt(r["test_esr"]) if "test_esr" in r else f"skipped ({why})")
             if "test_esr" in r:
+                over = r.get("train_seconds", 0) > 1.2 * acc["budget_s"]
                 detail.append(f"| {effect} | {label} | {fmt(r['test_esr'])} | "
-                              f"{r.get('train_seconds', 0):.0f} | {r.get('wall_seconds', 0):.0f} | "
+                              f"{r.get('train_seconds', 0):.0f}{' (overran)' if over else ''} | "
+                              f"{r.get('wall_seconds', 0):.0f} | "
                               f"{r.get('epochs', '')} | {r.get('parameters', '')} |")
         ours = row.get("ours", {}).get("test_esr")
         base = row.get("baseline", {}).get("test_esr")
@@ -54,7 +62,7 @@ def accuracy(acc: dict, verdicts: list) -> list[str]:
         nams = [n for n in nams if n is not None]
         ratio = base / ours if ours and base else None
         nam_ratio = min(nams) / ours if ours and nams else None
-        cells += [f"{ratio:.1f}x" if ratio else "—", f"{nam_ratio:.2f}x" if nam_ratio else "—"]
+        cells += [_ratio(ratio), _ratio(nam_ratio)]
         lines.append(f"| {effect} | " + " | ".join(cells) + " |")
         if ratio is not None and ratio < 2:
             miss_base.append(f"{effect} ({ratio:.2f}x)")
