@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="recreate the datasets")
     p.add_argument("--only", default="",
                    help="comma-separated trainers to run (ours, baseline, nam_lstm, "
-                        "nam_wavenet); the others keep their results from the last run")
+                        "nam_wavenet, and baseline_1t: the baseline on one thread, not run "
+                        "by default); the others keep their results from the last run")
     args = p.parse_args(argv)
 
     effects = [e for e in args.effects.split(",") if e]
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         if "baseline" in only:
             print(f"{effect}: baseline", flush=True)
             row["baseline"] = run_baseline(split, args.budget, args.threads)
+            save_json("accuracy", result)
+        if "baseline_1t" in only:
+            print(f"{effect}: baseline on 1 thread", flush=True)
+            row["baseline_1t"] = run_baseline(split, args.budget, 1)
             save_json("accuracy", result)
         for arch in NAM_ARCHS:
             if f"nam_{arch}" not in only:

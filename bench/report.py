@@ -18,6 +18,7 @@ from common import BENCH, ROOT, fmt, load_json  # noqa: E402
 FLAT_MIB = 16.0  # rendering "flat in file length": 1 h within this of 1 min
 TRAINERS = (("ours", "neuralfx (defaults)"), ("baseline", "baseline (lab recipe)"),
             ("nam_lstm", "NAM LSTM-32"), ("nam_wavenet", "NAM WaveNet c3"))
+EXTRA = (("baseline_1t", "baseline, 1 thread (extra)"),)
 
 
 def _machine(m: dict | None, end: float | None = None) -> str:
@@ -34,19 +35,20 @@ def _ratio(r: float | None) -> str:
 
 
 def accuracy(acc: dict, verdicts: list) -> list[str]:
+    trainers = TRAINERS + tuple(t for t in EXTRA if any(t[0] in r for r in acc["rows"].values()))
     lines = [f"## 1. Accuracy at a budget ({acc['budget_s']:g} s of training each)", "",
              f"Run: {_machine(acc.get('machine'), acc.get('loadavg_end'))}. "
              f"Threads: {acc['threads']} for ours and the baseline, {acc['nam_threads']} for "
              "NAM (see notes). Test ESR on the same test block (last 10 %), lower is better.",
-             "", "| dataset | " + " | ".join(t[1] for t in TRAINERS)
+             "", "| dataset | " + " | ".join(t[1] for t in trainers)
              + " | baseline / ours | best NAM / ours |",
-             "|---|" + "---:|" * (len(TRAINERS) + 2)]
+             "|---|" + "---:|" * (len(trainers) + 2)]
     detail = ["", "| dataset | trainer | test ESR | training s | wall s | epochs | parameters |",
               "|---|---|---:|---:|---:|---:|---:|"]
     miss_base, miss_nam = [], []
     for effect, row in acc["rows"].items():
         cells = []
-        for key, label in TRAINERS:
+        for key, label in trainers:
             r = row.get(key, {})
             why = str(r.get("skipped", "not run")).replace(f"{ROOT}/", "")
             cells.append(fmt(r["test_esr"]) if "test_esr" in r else f"skipped ({why})")
