@@ -76,7 +76,7 @@ def accuracy(acc: dict, verdicts: list) -> list[str]:
                      "met" if not miss_nam else "missed on " + ", ".join(miss_nam)))
     lines += ["", f"Command: `{acc.get('command', '')}`"]
     for r in acc.get("reruns", []):
-        lines.append(f"; cells redone with `{r['command']}` ({_machine(r['machine'])})")
+        lines += ["", f"Cells redone with `{r['command']}` ({_machine(r['machine'])})."]
     return lines + ["", "Detail (training s excludes validation for all four trainers):"] + detail
 
 
