@@ -50,7 +50,8 @@ def _add_train(sub) -> None:
     p.add_argument("--render-every", type=int, help="epochs between guitar.wav renders (0 = off)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["cpu", "cuda", "mps", "auto"])
-    p.add_argument("--threads", type=int, help="torch threads (0 = torch default)")
+    p.add_argument("--threads", type=int,
+                   help="CPU: batch shards, one core each (0 = every core); GPU: torch threads")
     p.add_argument("--quiet", action="store_const", const=True, help="log lines, no live display")
     p.add_argument("--run-name", help="name of the run folder under DATA/runs/")
     p.add_argument("--output", help="which output/NAME.wav to learn when there are several")
