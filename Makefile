@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 DEMO_BUDGET ?= 180
 DEMO_EFFECT ?= softclip
 
-.PHONY: demo test study bench bench-quick cpp clean
+.PHONY: demo test lint study bench bench-quick cpp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,8 @@ test: $(STAMP)
 	    [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    chromium chromium-driver; fi
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/python -m pytest tests
 
 # the lab's study (about an hour on 2 cores); rerunning resumes it
@@ -60,3 +62,8 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) cpp/build cpp/build-test
+
+# lint alone (make test runs it first)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples

@@ -21,18 +21,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from baseline import train_baseline
+from common import (
+    BENCH,
+    EFFECTS,
+    OUT,
+    THREADS,
+    budget_from_env,
+    ensure_dataset,
+    load_json,
+    machine_note,
+    save_json,
+    split_of,
+    test_esr,
+)
 
-import neuralfx  # noqa: E402
-from neuralfx.config import TrainConfig, to_dict  # noqa: E402
-from neuralfx.data import find_pairs  # noqa: E402
-from neuralfx.export import load_model  # noqa: E402
-from neuralfx.losses import esr  # noqa: E402
-
-from baseline import train_baseline  # noqa: E402
-from common import (BENCH, EFFECTS, OUT, THREADS, budget_from_env, ensure_dataset,  # noqa: E402
-                    load_json, machine_note, save_json, split_of, test_esr)
+import neuralfx
+from neuralfx.config import TrainConfig, to_dict
+from neuralfx.data import find_pairs
+from neuralfx.export import load_model
+from neuralfx.losses import esr
 
 NAM_PYTHON = OUT / "nam-venv" / "bin" / "python"
 NAM_ARCHS = ("lstm", "wavenet")
@@ -41,16 +51,28 @@ NAM_ARCHS = ("lstm", "wavenet")
 def run_ours(data_dir: Path, split, budget_s: float, threads: int) -> dict:
     run_name = f"bench-accuracy-{int(budget_s)}s"
     shutil.rmtree(data_dir / "runs" / run_name, ignore_errors=True)
-    cfg = TrainConfig(data_dir=str(data_dir), run_name=run_name, budget_s=budget_s,
-                      threads=threads, quiet=True, render_every=0)
+    cfg = TrainConfig(
+        data_dir=str(data_dir),
+        run_name=run_name,
+        budget_s=budget_s,
+        threads=threads,
+        quiet=True,
+        render_every=0,
+    )
     t0 = time.perf_counter()
     r = neuralfx.train(cfg)
     wall = time.perf_counter() - t0
     model, _ = load_model(r.model_path)
-    return {"test_esr": test_esr(model, split), "train_seconds": r.train_seconds,
-            "wall_seconds": wall, "epochs": r.epochs, "best_epoch": r.best_epoch,
-            "parameters": r.parameters, "stopped_by": r.stopped_by,
-            "config": to_dict(cfg)}
+    return {
+        "test_esr": test_esr(model, split),
+        "train_seconds": r.train_seconds,
+        "wall_seconds": wall,
+        "epochs": r.epochs,
+        "best_epoch": r.best_epoch,
+        "parameters": r.parameters,
+        "stopped_by": r.stopped_by,
+        "config": to_dict(cfg),
+    }
 
 
 def run_baseline(split, budget_s: float, threads: int) -> dict:
@@ -58,9 +80,15 @@ def run_baseline(split, budget_s: float, threads: int) -> dict:
     b = train_baseline(split, budget_s, threads=threads)
     wall = time.perf_counter() - t0
     torch.set_num_threads(threads)
-    return {"test_esr": test_esr(b.model, split), "train_seconds": b.train_seconds,
-            "wall_seconds": wall, "epochs": b.epochs, "best_epoch": b.best_epoch,
-            "steps": b.steps, "parameters": sum(p.numel() for p in b.model.parameters())}
+    return {
+        "test_esr": test_esr(b.model, split),
+        "train_seconds": b.train_seconds,
+        "wall_seconds": wall,
+        "epochs": b.epochs,
+        "best_epoch": b.best_epoch,
+        "steps": b.steps,
+        "parameters": sum(p.numel() for p in b.model.parameters()),
+    }
 
 
 def run_nam(arch: str, data_dir: Path, split, budget_s: float, threads: int) -> dict:
@@ -70,18 +98,35 @@ def run_nam(arch: str, data_dir: Path, split, budget_s: float, threads: int) -> 
     n_train, n_val = len(split.train_x), len(split.val_x)
     out = OUT / "nam" / data_dir.name / arch
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [str(NAM_PYTHON), str(BENCH / "nam_train.py"), "--arch", arch,
-           "--x", str(pair.input_path), "--y", str(pair.output_path),
-           "--train-stop", str(n_train), "--val-stop", str(n_train + n_val),
-           "--budget", str(budget_s), "--threads", str(threads), "--out", str(out)]
+    cmd = [
+        str(NAM_PYTHON),
+        str(BENCH / "nam_train.py"),
+        "--arch",
+        arch,
+        "--x",
+        str(pair.input_path),
+        "--y",
+        str(pair.output_path),
+        "--train-stop",
+        str(n_train),
+        "--val-stop",
+        str(n_train + n_val),
+        "--budget",
+        str(budget_s),
+        "--threads",
+        str(threads),
+        "--out",
+        str(out),
+    ]
     log = OUT / "nam" / f"{data_dir.name}-{arch}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(log, "w") as f:
         try:
             # a batch can overrun the budget; past 3x + 5 min something is wrong
-            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
-                                  timeout=3 * budget_s + 300)
+            proc = subprocess.run(
+                cmd, stdout=f, stderr=subprocess.STDOUT, timeout=3 * budget_s + 300
+            )
         except subprocess.TimeoutExpired:
             return {"skipped": f"timed out; see {log}"}
     wall = time.perf_counter() - t0
@@ -96,39 +141,61 @@ def run_nam(arch: str, data_dir: Path, split, budget_s: float, threads: int) -> 
 
 def load_summary(out: Path) -> dict:
     import json
+
     s = json.loads((out / "summary.json").read_text())
     return {k: s[k] for k in ("train_seconds", "epochs", "parameters", "sample_rate_hz")}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=budget_from_env(),
-                   help="training seconds per trainer and dataset (env BENCH_BUDGET)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=budget_from_env(),
+        help="training seconds per trainer and dataset (env BENCH_BUDGET)",
+    )
     p.add_argument("--threads", type=int, default=THREADS)
-    p.add_argument("--nam-threads", type=int, default=1,
-                   help="torch threads for NAM; 1 is its faster setting here (see RESULTS.md)")
+    p.add_argument(
+        "--nam-threads",
+        type=int,
+        default=1,
+        help="torch threads for NAM; 1 is its faster setting here (see RESULTS.md)",
+    )
     p.add_argument("--effects", default=",".join(EFFECTS))
     p.add_argument("--no-nam", action="store_true")
     p.add_argument("--fresh", action="store_true", help="recreate the datasets")
-    p.add_argument("--only", default="",
-                   help="comma-separated trainers to run (ours, baseline, nam_lstm, "
-                        "nam_wavenet, and baseline_1t: the baseline on one thread, not run "
-                        "by default); the others keep their results from the last run")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated trainers to run (ours, baseline, nam_lstm, "
+        "nam_wavenet, and baseline_1t: the baseline on one thread, not run "
+        "by default); the others keep their results from the last run",
+    )
     args = p.parse_args(argv)
 
     effects = [e for e in args.effects.split(",") if e]
-    only = set(filter(None, args.only.split(","))) or {"ours", "baseline", "nam_lstm",
-                                                       "nam_wavenet"}
+    only = set(filter(None, args.only.split(","))) or {
+        "ours",
+        "baseline",
+        "nam_lstm",
+        "nam_wavenet",
+    }
     previous = load_json("accuracy") or {}
     keep = previous.get("rows", {}) if previous.get("budget_s") == args.budget else {}
-    result = {**previous, "budget_s": args.budget, "threads": args.threads,
-              "nam_threads": args.nam_threads, "rows": keep}
+    result = {
+        **previous,
+        "budget_s": args.budget,
+        "threads": args.threads,
+        "nam_threads": args.nam_threads,
+        "rows": keep,
+    }
     if only == {"ours", "baseline", "nam_lstm", "nam_wavenet"} or "machine" not in result:
         result.update(machine=machine_note(), command=" ".join(sys.argv))
         result.pop("reruns", None)
     else:
-        result.setdefault("reruns", []).append({"command": " ".join(sys.argv),
-                                                "machine": machine_note()})
+        result.setdefault("reruns", []).append(
+            {"command": " ".join(sys.argv), "machine": machine_note()}
+        )
     for effect in effects:
         data_dir = ensure_dataset(effect, args.fresh)
         split = split_of(data_dir)

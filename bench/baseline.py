@@ -41,7 +41,7 @@ class LabLSTM(nn.Module):
 
 
 def esr_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.sum((target - pred) ** 2) / (torch.sum(target ** 2) + 1e-10)
+    return torch.sum((target - pred) ** 2) / (torch.sum(target**2) + 1e-10)
 
 
 def render_one_thread(model: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -67,8 +67,14 @@ class BaselineResult:
     samples_per_s: float  # fragment samples through forward + backward per training second
 
 
-def train_baseline(split: Split, budget_s: float, threads: int = 2, seed: int = 0,
-                   hidden_size: int = HIDDEN, validate: bool = True) -> BaselineResult:
+def train_baseline(
+    split: Split,
+    budget_s: float,
+    threads: int = 2,
+    seed: int = 0,
+    hidden_size: int = HIDDEN,
+    validate: bool = True,
+) -> BaselineResult:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -85,7 +91,7 @@ def train_baseline(split: Split, budget_s: float, threads: int = 2, seed: int = 
         starts = torch.from_numpy(rng.integers(0, len(tx) - frag + 1, size=per_epoch))
         t0 = time.perf_counter()
         for i in range(0, per_epoch, BATCH):
-            idx = starts[i:i + BATCH, None] + offsets[None, :]
+            idx = starts[i : i + BATCH, None] + offsets[None, :]
             x, y = tx[idx].unsqueeze(-1), ty[idx].unsqueeze(-1)
             pred, _ = model(x)
             loss = esr_loss(pred, y)
@@ -104,5 +110,6 @@ def train_baseline(split: Split, budget_s: float, threads: int = 2, seed: int = 
     if best[1] is not None:
         model.load_state_dict(best[1])
     test = esr(split.test_y, render_one_thread(model, split.test_x)) if validate else math.nan
-    return BaselineResult(model, test, best[0], best[2], epoch, steps, train_s,
-                          samples / max(train_s, 1e-9))
+    return BaselineResult(
+        model, test, best[0], best[2], epoch, steps, train_s, samples / max(train_s, 1e-9)
+    )

@@ -72,9 +72,14 @@ def machine_note() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2), "torch": torch.__version__,
-            "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def save_json(name: str, payload: dict[str, Any]) -> Path:

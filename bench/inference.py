@@ -20,17 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from common import OUT, ROOT, machine_note, save_json
 
-from neuralfx.audio import SAMPLE_RATE_HZ, write_wav  # noqa: E402
-from neuralfx.config import ModelConfig, TrainConfig  # noqa: E402
-from neuralfx.export import save_model  # noqa: E402
-from neuralfx.models import REGISTRY, build_model  # noqa: E402
-from neuralfx.render import render_file  # noqa: E402
-from neuralfx.train import model_metadata  # noqa: E402
-
-from common import OUT, ROOT, machine_note, save_json  # noqa: E402
+from neuralfx.audio import SAMPLE_RATE_HZ, write_wav
+from neuralfx.config import ModelConfig, TrainConfig
+from neuralfx.export import save_model
+from neuralfx.models import REGISTRY, build_model
+from neuralfx.render import render_file
+from neuralfx.train import model_metadata
 
 CPP_BUILD = OUT / "cpp-build"
 CPP_BIN = CPP_BUILD / "neuralfx-process"
@@ -81,8 +80,7 @@ def python_speed(model_path: Path, wav: Path, reps: int) -> dict:
 
 
 def cpp_speed(model_path: Path) -> dict:
-    out = subprocess.run([str(CPP_BIN), "--bench", str(model_path)], capture_output=True,
-                         text=True)
+    out = subprocess.run([str(CPP_BIN), "--bench", str(model_path)], capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": out.stderr.strip()[:200]}
     wall = re.search(r"real-time factor ([0-9.eE+-]+) \(", out.stdout)
@@ -115,10 +113,21 @@ def main(argv: list[str] | None = None) -> int:
         row["cpp"] = {"skipped": cpp_note} if cpp_note else cpp_speed(path)
         rows.append(row)
         c = row["cpp"].get("x_realtime")
-        print(f"{name}-{h}: python {row['python']['x_realtime']:.1f}x real time"
-              + (f", C++ {c:.0f}x" if c else f", C++ skipped ({cpp_note})"), flush=True)
-    save_json("inference", {"seconds": SECONDS, "rows": rows, "cpp_note": cpp_note,
-                            "machine": machine, "loadavg_end": machine_note()["loadavg_1m"]})
+        print(
+            f"{name}-{h}: python {row['python']['x_realtime']:.1f}x real time"
+            + (f", C++ {c:.0f}x" if c else f", C++ skipped ({cpp_note})"),
+            flush=True,
+        )
+    save_json(
+        "inference",
+        {
+            "seconds": SECONDS,
+            "rows": rows,
+            "cpp_note": cpp_note,
+            "machine": machine,
+            "loadavg_end": machine_note()["loadavg_1m"],
+        },
+    )
     return 0
 
 

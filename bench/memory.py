@@ -19,12 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
+from common import OUT, ensure_dataset, machine_note, save_json
 
-from neuralfx.audio import SAMPLE_RATE_HZ  # noqa: E402
-
-from common import OUT, ensure_dataset, machine_note, save_json  # noqa: E402
+from neuralfx.audio import SAMPLE_RATE_HZ
 
 # Runs in the child: do the work, then print the peak RSS of this process in MiB.
 _CHILD = """
@@ -97,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
     res: dict = {"machine": machine, "hours": args.hours}
     res["import_only_mib"] = peak_mib(_IMPORT_ONLY)
-    res["train_ours_mib"] = peak_mib(_TRAIN_OURS.format(data=str(data),
-                                                        seconds=args.train_seconds))
-    res["train_baseline_mib"] = peak_mib(_TRAIN_BASELINE.format(data=str(data),
-                                                                seconds=args.train_seconds))
+    res["train_ours_mib"] = peak_mib(_TRAIN_OURS.format(data=str(data), seconds=args.train_seconds))
+    res["train_baseline_mib"] = peak_mib(
+        _TRAIN_BASELINE.format(data=str(data), seconds=args.train_seconds)
+    )
     model = args.model or str(data / "runs" / "bench-memory" / "model.json")
     res["model"] = model
     source, _ = sf.read(str(data / "input" / "clean_signal.wav"), dtype="float32")
@@ -110,10 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         wav = write_long_wav(folder / f"in-{int(seconds)}s.wav", seconds, source)
         out = folder / f"out-{int(seconds)}s.wav"
         mib = peak_mib(_RENDER.format(model=model, wav=str(wav), out=str(out)))
-        res["render"][label] = {"seconds": seconds, "peak_mib": mib,
-                                "input_mb": wav.stat().st_size / 1e6}
-        print(f"render {label}: peak {mib:.0f} MiB (input {wav.stat().st_size / 1e6:.0f} MB)",
-              flush=True)
+        res["render"][label] = {
+            "seconds": seconds,
+            "peak_mib": mib,
+            "input_mb": wav.stat().st_size / 1e6,
+        }
+        print(
+            f"render {label}: peak {mib:.0f} MiB (input {wav.stat().st_size / 1e6:.0f} MB)",
+            flush=True,
+        )
         if not args.keep:
             out.unlink(missing_ok=True)
             if seconds > 60:

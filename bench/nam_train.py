@@ -73,19 +73,34 @@ def model_config(arch: str, hidden: int) -> tuple[dict, int]:
     """NAM's model config for ``arch`` and the ``ny`` (output samples per item) to train with."""
     if arch == "lstm":
         return {
-            "net": {"name": "LSTM", "config": {"num_layers": 1, "hidden_size": hidden,
-                                               "train_burn_in": 8192, "train_truncate": None}},
-            "loss": {"val_loss": "esr", "mask_first": 8192, "pre_emph_mrstft_weight": 0.002,
-                     "pre_emph_mrstft_coef": 0.85},
+            "net": {
+                "name": "LSTM",
+                "config": {
+                    "num_layers": 1,
+                    "hidden_size": hidden,
+                    "train_burn_in": 8192,
+                    "train_truncate": None,
+                },
+            },
+            "loss": {
+                "val_loss": "esr",
+                "mask_first": 8192,
+                "pre_emph_mrstft_weight": 0.002,
+                "pre_emph_mrstft_coef": 0.85,
+            },
             "optimizer": {"lr": 0.008},
             "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": 0.995}},
         }, 32768
-    packed = json.loads(resources.files("nam.train._resources")
-                        .joinpath("config_model_packed.json").read_text())
+    packed = json.loads(
+        resources.files("nam.train._resources").joinpath("config_model_packed.json").read_text()
+    )
     sub = {s["name"]: s["config"] for s in packed["net"]["config"]["submodels"]}
-    return {"net": {"name": "WaveNet", "config": sub["channels_3"]},
-            "loss": packed["loss"], "optimizer": packed["optimizer"],
-            "lr_scheduler": packed["lr_scheduler"]}, 8192
+    return {
+        "net": {"name": "WaveNet", "config": sub["channels_3"]},
+        "loss": packed["loss"],
+        "optimizer": packed["optimizer"],
+        "lr_scheduler": packed["lr_scheduler"],
+    }, 8192
 
 
 def main() -> int:
@@ -112,17 +127,31 @@ def main() -> int:
     y_scale = 0.9 / y_peak if y_peak >= 1.0 else 1.0
     data = {
         "train": {"start_samples": 0, "stop_samples": args.train_stop, "ny": ny},
-        "validation": {"start_samples": args.train_stop, "stop_samples": args.val_stop,
-                       "ny": None},
-        "common": {"x_path": args.x, "y_path": args.y, "delay": 0,
-                   "require_input_pre_silence": None, "y_scale": y_scale},
+        "validation": {"start_samples": args.train_stop, "stop_samples": args.val_stop, "ny": None},
+        "common": {
+            "x_path": args.x,
+            "y_path": args.y,
+            "delay": 0,
+            "require_input_pre_silence": None,
+            "y_scale": y_scale,
+        },
     }
     learning = {
-        "train_dataloader": {"batch_size": 16, "shuffle": True, "pin_memory": False,
-                             "drop_last": True, "num_workers": 0},
+        "train_dataloader": {
+            "batch_size": 16,
+            "shuffle": True,
+            "pin_memory": False,
+            "drop_last": True,
+            "num_workers": 0,
+        },
         "val_dataloader": {},
-        "trainer": {"accelerator": "cpu", "devices": 1, "max_epochs": 100_000,
-                    "num_sanity_val_steps": 0, "enable_progress_bar": False},
+        "trainer": {
+            "accelerator": "cpu",
+            "devices": 1,
+            "max_epochs": 100_000,
+            "num_sanity_val_steps": 0,
+            "enable_progress_bar": False,
+        },
         "trainer_fit_kwargs": {},
     }
     budget = TrainTimeBudget(args.budget)
@@ -135,18 +164,31 @@ def main() -> int:
     model = init_from_nam(json.loads((out / "model.nam").read_text()))
     model.eval()
     x, rate = sf.read(args.x, dtype="float32", always_2d=True)
-    test_x = torch.from_numpy(np.ascontiguousarray(x[args.val_stop:, 0]))
+    test_x = torch.from_numpy(np.ascontiguousarray(x[args.val_stop :, 0]))
     t1 = time.perf_counter()
     with torch.no_grad():
         pred = (model(test_x, pad_start=True).numpy() / y_scale).astype(np.float32)
     render_s = time.perf_counter() - t1
     np.save(out / "test_prediction.npy", pred)
     params = sum(p.numel() for p in model.parameters())
-    (out / "summary.json").write_text(json.dumps({
-        "arch": args.arch, "train_seconds": budget.used_s, "wall_seconds": wall_s,
-        "epochs": budget.epochs, "parameters": params, "sample_rate_hz": rate,
-        "test_render_s": render_s, "nam_config": mcfg, "ny": ny, "y_scale": y_scale},
-        indent=2) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "arch": args.arch,
+                "train_seconds": budget.used_s,
+                "wall_seconds": wall_s,
+                "epochs": budget.epochs,
+                "parameters": params,
+                "sample_rate_hz": rate,
+                "test_render_s": render_s,
+                "nam_config": mcfg,
+                "ny": ny,
+                "y_scale": y_scale,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

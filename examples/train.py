@@ -23,12 +23,14 @@ if __name__ == "__main__":
     if not (Path(audio_folder) / "input").is_dir():
         # no data yet: make the built-in demo dataset (synthesized, no download)
         init_dataset(audio_folder, effect="softclip")
-    result = neuralfx.train(neuralfx.TrainConfig(
-        data_dir=audio_folder,
-        model=neuralfx.ModelConfig(name=model, hidden_size=hidden_size),
-        budget_s=budget_seconds,
-        render_every=render_every,
-        learning_rate=learning_rate,
-        seed=seed,
-    ))
+    result = neuralfx.train(
+        neuralfx.TrainConfig(
+            data_dir=audio_folder,
+            model=neuralfx.ModelConfig(name=model, hidden_size=hidden_size),
+            budget_s=budget_seconds,
+            render_every=render_every,
+            learning_rate=learning_rate,
+            seed=seed,
+        )
+    )
     print(f"test ESR {result.test_esr:.5f}; model: {Path(audio_folder) / 'model.json'}")

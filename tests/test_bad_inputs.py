@@ -6,14 +6,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import make_pair, noise, tree_digest
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main
 
-from conftest import make_pair, noise, tree_digest
-
-FAST = ["--quiet", "--hidden", "8", "--warmup", "256", "--chunk", "512", "--chunks", "2",
-        "--batch-size", "8", "--max-epochs", "1", "--threads", "1"]
+FAST = [
+    "--quiet",
+    "--hidden",
+    "8",
+    "--warmup",
+    "256",
+    "--chunk",
+    "512",
+    "--chunks",
+    "2",
+    "--batch-size",
+    "8",
+    "--max-epochs",
+    "1",
+    "--threads",
+    "1",
+]
 
 
 def run_cli(capsys, *argv):
@@ -131,8 +145,7 @@ def test_stereo_uses_first_channel(tmp_path, capsys):
     assert code == 0, err
 
 
-@pytest.mark.parametrize("content", ["{\"hello\": 1}", "{\"lstm.weight_ih_l0\": [[0.1]", "[1, 2]",
-                                     ""])
+@pytest.mark.parametrize("content", ['{"hello": 1}', '{"lstm.weight_ih_l0": [[0.1]', "[1, 2]", ""])
 def test_model_json_not_ours_or_truncated(tmp_path, capsys, content):
     model = tmp_path / "model.json"
     model.write_text(content)
@@ -145,8 +158,9 @@ def test_model_json_not_ours_or_truncated(tmp_path, capsys, content):
 
 
 def test_render_refuses_to_overwrite_its_input(tmp_path, capsys):
-    from neuralfx.models import build_model
     from neuralfx.export import save_model
+    from neuralfx.models import build_model
+
     save_model(build_model("lstm", 8), tmp_path / "m.json", {"sample_rate_hz": 44100})
     wav = tmp_path / "in.wav"
     write_wav(wav, noise(0.5))

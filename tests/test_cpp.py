@@ -18,18 +18,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_export import RATE, metadata, random_model, run_blocks, sine_and_noise
 
 from neuralfx.errors import ModelFileError
 from neuralfx.export import load_model, save_model
 from neuralfx.models import LAB_FORMAT_HIDDEN_SIZES
 
-from test_export import RATE, metadata, random_model, run_blocks, sine_and_noise
-
 REPO = Path(__file__).resolve().parents[1]
 CPP = REPO / "cpp"
 BUILD_ROOT = CPP / "build-test"
-SHARED_RTNEURAL = (REPO.parent / "shared" / "third_party" / "RTNeural",
-                   Path("/work/shared/third_party/RTNeural"))
+SHARED_RTNEURAL = (
+    REPO.parent / "shared" / "third_party" / "RTNeural",
+    Path("/work/shared/third_party/RTNeural"),
+)
 
 
 def _unavailable(reason: str):
@@ -47,8 +48,9 @@ def _find_rtneural() -> Path:
     for candidate in SHARED_RTNEURAL:
         if (candidate / "RTNeural" / "RTNeural.h").is_file():
             return candidate.resolve()
-    _unavailable("RTNeural not found: set RTNEURAL_DIR or place it at "
-                 "../shared/third_party/RTNeural")
+    _unavailable(
+        "RTNeural not found: set RTNEURAL_DIR or place it at ../shared/third_party/RTNeural"
+    )
 
 
 def _source_key(rtneural: Path) -> str:
@@ -71,9 +73,18 @@ def neuralfx_process() -> Path:
     build = BUILD_ROOT / key
     exe = build / "neuralfx-process"
     if not exe.is_file():
-        steps = [["cmake", "-S", str(CPP), "-B", str(build), f"-DRTNEURAL_DIR={rtneural}",
-                  "-DCMAKE_BUILD_TYPE=Release"],
-                 ["cmake", "--build", str(build), "-j", str(max(2, os.cpu_count() or 2))]]
+        steps = [
+            [
+                "cmake",
+                "-S",
+                str(CPP),
+                "-B",
+                str(build),
+                f"-DRTNEURAL_DIR={rtneural}",
+                "-DCMAKE_BUILD_TYPE=Release",
+            ],
+            ["cmake", "--build", str(build), "-j", str(max(2, os.cpu_count() or 2))],
+        ]
         for cmd in steps:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
             if r.returncode:
@@ -107,24 +118,41 @@ def compare(exe: Path, model_path: Path, wav: Path, out: Path) -> tuple[float, f
     got, rate = sf.read(out, dtype="float32")
     assert rate == RATE and sf.info(out).subtype == "FLOAT" and got.shape == want.shape
     err = got.astype(np.float64) - want
-    esr = np.sum(err ** 2) / np.sum(want.astype(np.float64) ** 2)
+    esr = np.sum(err**2) / np.sum(want.astype(np.float64) ** 2)
     return float(np.max(np.abs(err))), float(esr)
 
 
-MODELS = [("lstm", 8, 1, False), ("lstm", 16, 1, False), ("lstm", 64, 1, False),
-          ("gru", 16, 1, False), ("gru", 32, 1, False), ("gru", 64, 1, True),
-          ("lstm", 16, 1, True), ("lstm", 16, 2, False), ("gru", 8, 3, True),
-          ("conv-lstm", 16, 1, False), ("conv-gru", 16, 1, False), ("conv-gru", 8, 2, True)]
-CASES = [(*m, fmt) for m in MODELS for fmt in ("lab", "native")
-         if fmt == "native" or (m[2] == 1 and not m[0].startswith("conv")
-                                and m[1] in LAB_FORMAT_HIDDEN_SIZES)]
+MODELS = [
+    ("lstm", 8, 1, False),
+    ("lstm", 16, 1, False),
+    ("lstm", 64, 1, False),
+    ("gru", 16, 1, False),
+    ("gru", 32, 1, False),
+    ("gru", 64, 1, True),
+    ("lstm", 16, 1, True),
+    ("lstm", 16, 2, False),
+    ("gru", 8, 3, True),
+    ("conv-lstm", 16, 1, False),
+    ("conv-gru", 16, 1, False),
+    ("conv-gru", 8, 2, True),
+]
+CASES = [
+    (*m, fmt)
+    for m in MODELS
+    for fmt in ("lab", "native")
+    if fmt == "native"
+    or (m[2] == 1 and not m[0].startswith("conv") and m[1] in LAB_FORMAT_HIDDEN_SIZES)
+]
 
 
-@pytest.mark.parametrize("name,hidden,layers,skip,fmt", CASES,
-                         ids=[f"{n}{h}x{n_l}{'-skip' if s else ''}-{f}"
-                              for n, h, n_l, s, f in CASES])
-def test_rtneural_matches_pytorch(neuralfx_process, input_wav, tmp_path, name, hidden, layers,
-                                  skip, fmt):
+@pytest.mark.parametrize(
+    "name,hidden,layers,skip,fmt",
+    CASES,
+    ids=[f"{n}{h}x{n_l}{'-skip' if s else ''}-{f}" for n, h, n_l, s, f in CASES],
+)
+def test_rtneural_matches_pytorch(
+    neuralfx_process, input_wav, tmp_path, name, hidden, layers, skip, fmt
+):
     model = random_model(name, hidden, layers, skip, seed=hidden + layers)
     path = save_model(model, tmp_path / "model.json", metadata(name, hidden, layers, skip), fmt)
     max_diff, esr = compare(neuralfx_process, path, input_wav, tmp_path / "out.wav")
@@ -149,8 +177,11 @@ def test_bench_reports_a_real_time_factor(neuralfx_process, tmp_path):
 
 
 def _edited(tmp_path: Path, name: str, hidden: int, fmt: str, edit) -> Path:
-    d = json.loads(save_model(random_model(name, hidden), tmp_path / "src.json",
-                              metadata(name, hidden), fmt).read_text())
+    d = json.loads(
+        save_model(
+            random_model(name, hidden), tmp_path / "src.json", metadata(name, hidden), fmt
+        ).read_text()
+    )
     edit(d)
     path = tmp_path / "model.json"
     path.write_text(json.dumps(d))
@@ -159,18 +190,32 @@ def _edited(tmp_path: Path, name: str, hidden: int, fmt: str, edit) -> Path:
 
 BROKEN = {
     "lab-missing-key": ("lab", lambda d: d.pop("lstm.bias_hh_l0"), ["'lstm.bias_hh_l0'"]),
-    "lab-hidden-mismatch": ("lab", lambda d: d.__setitem__("dense.weight", [[0.1] * 8]),
-                            ["dense.weight", "[1, 8]", "[1, 16]"]),
-    "native-missing-weights": ("native", lambda d: d["layers"][1].pop("weights"),
-                               ["layer 1 (dense)", "'weights'"]),
+    "lab-hidden-mismatch": (
+        "lab",
+        lambda d: d.__setitem__("dense.weight", [[0.1] * 8]),
+        ["dense.weight", "[1, 8]", "[1, 16]"],
+    ),
+    "native-missing-weights": (
+        "native",
+        lambda d: d["layers"][1].pop("weights"),
+        ["layer 1 (dense)", "'weights'"],
+    ),
     "native-missing-in-shape": ("native", lambda d: d.pop("in_shape"), ["'in_shape'"]),
-    "native-wrong-shape": ("native",
-                           lambda d: d["layers"][0]["weights"].__setitem__(1, [[0.0] * 64] * 8),
-                           ["layer 0 (lstm)", "recurrent kernel", "[8, 64]", "[16, 64]"]),
-    "native-short-bias": ("native", lambda d: d["layers"][0]["weights"][2].pop(),
-                          ["layer 0 (lstm)", "bias", "[63]", "[64]"]),
-    "native-metadata-hidden": ("native", lambda d: d["neuralfx"].__setitem__("hidden_size", 32),
-                               ["hidden_size 32", "16"]),
+    "native-wrong-shape": (
+        "native",
+        lambda d: d["layers"][0]["weights"].__setitem__(1, [[0.0] * 64] * 8),
+        ["layer 0 (lstm)", "recurrent kernel", "[8, 64]", "[16, 64]"],
+    ),
+    "native-short-bias": (
+        "native",
+        lambda d: d["layers"][0]["weights"][2].pop(),
+        ["layer 0 (lstm)", "bias", "[63]", "[64]"],
+    ),
+    "native-metadata-hidden": (
+        "native",
+        lambda d: d["neuralfx"].__setitem__("hidden_size", 32),
+        ["hidden_size 32", "16"],
+    ),
 }
 
 
@@ -196,8 +241,9 @@ def test_uncompiled_lab_size_is_refused_with_the_sizes(neuralfx_process, input_w
     assert r.returncode == 2
     assert "hidden size 12" in r.stderr and "8, 16, 32, 64" in r.stderr
     assert "--format native" in r.stderr
-    native = save_model(random_model("lstm", 12), tmp_path / "n.json", metadata("lstm", 12),
-                        "native")
+    native = save_model(
+        random_model("lstm", 12), tmp_path / "n.json", metadata("lstm", 12), "native"
+    )
     max_diff, _ = compare(neuralfx_process, native, input_wav, tmp_path / "out.wav")
     assert max_diff < 1e-5
 

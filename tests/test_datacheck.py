@@ -26,13 +26,15 @@ def plucks(seconds: float, seed: int = 0) -> np.ndarray:
         k = np.arange(length)
         f0 = rng.uniform(80, 600)
         note = sum(np.sin(2 * np.pi * f0 * h * k / SR + rng.uniform(0, 6)) / h for h in range(1, 8))
-        x[t:t + length] += 0.3 * note * np.exp(-k / (0.3 * SR))
+        x[t : t + length] += 0.3 * note * np.exp(-k / (0.3 * SR))
         t += length
     return x.astype(np.float32)
 
 
 def noise(seconds: float, seed: int = 0, level: float = 0.3) -> np.ndarray:
-    return (level * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(np.float32)
+    return (level * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(
+        np.float32
+    )
 
 
 def delayed(x: np.ndarray, samples: int) -> np.ndarray:
@@ -48,8 +50,9 @@ def dataset(root, x, y, rate_x=SR, rate_y=SR, name="fx"):
 
 
 @pytest.mark.parametrize("signal_kind", ["noise", "plucks"])
-@pytest.mark.parametrize("effect", ["", "softclip(drive_db=24)", "hardclip(drive_db=30)",
-                                    "lowpass(cutoff_hz=800)"])
+@pytest.mark.parametrize(
+    "effect", ["", "softclip(drive_db=24)", "hardclip(drive_db=30)", "lowpass(cutoff_hz=800)"]
+)
 def test_latency_is_exact_for_0_7_300_samples(signal_kind, effect):
     x = noise(4.0) if signal_kind == "noise" else plucks(6.0)
     chain = parse_chain(effect) if effect else None
@@ -82,7 +85,7 @@ def test_clean_pair_is_ok_and_returns_aligned_arrays(tmp_path):
     dataset(tmp_path, x, 0.5 * x)
     report = check_dataset(tmp_path)
     assert report.pairs[0].verdict == "ok" and not report.all_warnings
-    (ax, ay), = report.arrays
+    ((ax, ay),) = report.arrays
     assert np.allclose(ay, 0.5 * ax)
 
 
@@ -93,7 +96,7 @@ def test_other_rate_is_an_error_unless_resample(tmp_path):
     with pytest.raises(AudioError, match="48000 Hz.*--resample"):
         check_dataset(tmp_path)
     report = check_dataset(tmp_path, resample=True)
-    (ax, ay), = report.arrays
+    ((ax, ay),) = report.arrays
     assert abs(len(ay) - len(x)) <= 1 and report.pairs[0].latency_samples == 0
     assert np.corrcoef(ax[1000:-1000], ay[1000:-1000])[0, 1] > 0.99
 
@@ -146,8 +149,11 @@ def test_delayed_output_is_refused_unless_aligned_or_given(tmp_path):
     dataset(tmp_path, x, delayed(0.5 * x, 300))
     with pytest.raises(DatasetError, match="lags its input by 300 samples.*--align"):
         check_dataset(tmp_path)
-    for report in (check_dataset(tmp_path, align=True), check_dataset(tmp_path, latency_samples=300)):
-        (ax, ay), = report.arrays
+    for report in (
+        check_dataset(tmp_path, align=True),
+        check_dataset(tmp_path, latency_samples=300),
+    ):
+        ((ax, ay),) = report.arrays
         assert report.pairs[0].shift_samples == 300 and len(ax) == len(x) - 300
         assert np.allclose(ay, 0.5 * ax)
     small = check_dataset(dataset(tmp_path, x, delayed(0.5 * x, 3)))
@@ -169,7 +175,10 @@ def test_data_make_writes_json_refuses_overwrite_and_forces(tmp_path):
     assert written == [wav, meta]
     record = json.loads(meta.read_text())
     assert parse_chain(record["effect"]["spec"]) == parse_chain(spec)
-    assert record["sources"][0]["input"] == "input/clean.wav" and len(record["sources"][0]["sha256"]) == 64
+    assert (
+        record["sources"][0]["input"] == "input/clean.wav"
+        and len(record["sources"][0]["sha256"]) == 64
+    )
     expected = parse_chain(spec)(noise(1.0), SR)
     assert np.allclose(sf.read(wav, dtype="float32")[0], expected)
     with pytest.raises(DatasetError, match="already exists; pass --force"):
@@ -198,8 +207,10 @@ def test_data_make_with_several_inputs_pairs_by_folder(tmp_path):
         write_wav(tmp_path / "input" / f"{stem}.wav", noise(0.5, seed=ord(stem)))
     make_outputs(tmp_path, "softclip", name="sc")
     pairs = find_pairs(tmp_path, "sc")
-    assert [(p.input_path.name, p.output_path.relative_to(tmp_path).as_posix()) for p in pairs] == \
-        [("a.wav", "output/sc/a.wav"), ("b.wav", "output/sc/b.wav")]
+    assert [(p.input_path.name, p.output_path.relative_to(tmp_path).as_posix()) for p in pairs] == [
+        ("a.wav", "output/sc/a.wav"),
+        ("b.wav", "output/sc/b.wav"),
+    ]
     assert len(json.loads((tmp_path / "output" / "sc.json").read_text())["sources"]) == 2
 
 

@@ -4,14 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import audio_digest, fast_config, tree_digest
 
 import neuralfx
 from neuralfx.cli import main
 from neuralfx.data import load_dataset
 from neuralfx.demo import init_dataset
 from neuralfx.losses import esr
-
-from conftest import audio_digest, fast_config, tree_digest
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from neuralfx.chains import (Chain, chain_from_dict, chain_to_dict, load_chain, load_chain_file,
-                             parse_chain, render_effect)
+from neuralfx.chains import (
+    Chain,
+    chain_from_dict,
+    chain_to_dict,
+    load_chain,
+    load_chain_file,
+    parse_chain,
+    render_effect,
+)
 from neuralfx.effects import CATALOGUE, FAMILIES
 from neuralfx.errors import EffectError
 
@@ -95,7 +102,10 @@ def test_compressor_reduces_crest_factor_of_drum_hits():
     env = np.exp(-(n % (SR // 4)) / (0.05 * SR))
     noise = 1 + 0.3 * np.random.default_rng(0).standard_normal(len(n))
     x = (0.9 * env * np.sin(2 * np.pi * 80 * n / SR) * noise).astype(np.float32)
-    crest = lambda y: np.max(np.abs(y)) / np.sqrt(np.mean(y.astype(np.float64) ** 2))
+
+    def crest(y):
+        return np.max(np.abs(y)) / np.sqrt(np.mean(y.astype(np.float64) ** 2))
+
     y = CATALOGUE["compressor"](x, SR)
     assert 20 * math.log10(crest(x) / crest(y)) > 2.0
 
@@ -127,7 +137,7 @@ def test_bitcrush_quantises_to_2_pow_bits_levels():
 def test_delay_echo_at_delay_ms():
     x = (0.3 * np.random.default_rng(2).standard_normal(SR)).astype(np.float32)
     y = CATALOGUE["delay"](x, SR, delay_ms=100.0, feedback=0.0, mix=0.5)
-    corr = signal.correlate(y, x, mode="full", method="fft")[len(x) - 1:]
+    corr = signal.correlate(y, x, mode="full", method="fft")[len(x) - 1 :]
     corr[:20] = 0  # the dry signal at lag 0
     assert int(np.argmax(corr)) == 4410
 
@@ -150,21 +160,30 @@ def test_chain_round_trips_and_renders_in_order():
     assert parse_chain("bitcrush(bits=6)").stages[0].kwargs["bits"] == 6
     assert parse_chain("lowpass(cutoff_hz=100)") != parse_chain("lowpass(cutoff_hz=200)")
     x = mixed_signal()
-    by_hand = CATALOGUE["lowpass"](CATALOGUE["softclip"](
-        CATALOGUE["highpass"](x, SR, cutoff_hz=100.0), SR, drive_db=24.0), SR, cutoff_hz=4000.0)
+    by_hand = CATALOGUE["lowpass"](
+        CATALOGUE["softclip"](CATALOGUE["highpass"](x, SR, cutoff_hz=100.0), SR, drive_db=24.0),
+        SR,
+        cutoff_hz=4000.0,
+    )
     assert np.array_equal(render_effect(text, x, SR), by_hand)
     assert chain_from_dict(json.loads(json.dumps(chain_to_dict(chain)))) == chain
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("lowpas", "valid: amp, bandpass"),
-    ("lowpass(cutof_hz=3000)", "unknown parameter 'cutof_hz' for lowpass (did you mean cutoff_hz?); valid: cutoff_hz, q"),
-    ("lowpass(cutoff_hz=abc)", "not a number"),
-    ("lowpass(cutoff_hz=1e9)", "outside 10..20000 Hz"),
-    ("bitcrush(bits=2.5)", "whole number"),
-    ("lowpass(1000)", "parameters need names"),
-    ("lowpass | | softclip", "empty effect"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("lowpas", "valid: amp, bandpass"),
+        (
+            "lowpass(cutof_hz=3000)",
+            "unknown parameter 'cutof_hz' for lowpass (did you mean cutoff_hz?); valid: cutoff_hz, q",
+        ),
+        ("lowpass(cutoff_hz=abc)", "not a number"),
+        ("lowpass(cutoff_hz=1e9)", "outside 10..20000 Hz"),
+        ("bitcrush(bits=2.5)", "whole number"),
+        ("lowpass(1000)", "parameters need names"),
+        ("lowpass | | softclip", "empty effect"),
+    ],
+)
 def test_bad_specs_give_one_line_errors(text, fragment):
     with pytest.raises(EffectError) as info:
         parse_chain(text)
@@ -179,7 +198,8 @@ def test_chain_files_json_and_toml(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps({"chain": stages}))
     (tmp_path / "c.toml").write_text(
         '[[chain]]\neffect = "highpass"\ncutoff_hz = 100\n\n'
-        '[[chain]]\neffect = "softclip"\ndrive_db = 24\n')
+        '[[chain]]\neffect = "softclip"\ndrive_db = 24\n'
+    )
     for name in ("a.json", "b.json", "c.toml"):
         assert load_chain_file(tmp_path / name) == expected
         assert load_chain(str(tmp_path / name)) == expected
@@ -209,9 +229,14 @@ class _FakePlugin:
     """Stands in for a loaded VST3 (none ships with the test environment): a gain in dB."""
 
     def __init__(self):
-        object.__setattr__(self, "parameters", {
-            "gain_db": _FakeParam(float, [], (-12.0, 12.0, 0.1), "dB"),
-            "mode": _FakeParam(str, ["clean", "dirty"], (0, 1, 1))})
+        object.__setattr__(
+            self,
+            "parameters",
+            {
+                "gain_db": _FakeParam(float, [], (-12.0, 12.0, 0.1), "dB"),
+                "mode": _FakeParam(str, ["clean", "dirty"], (0, 1, 1)),
+            },
+        )
         object.__setattr__(self, "values", {"gain_db": 0.0, "mode": "clean"})
 
     def __getattr__(self, name):
@@ -231,6 +256,7 @@ class _FakePlugin:
 
 def test_vst3_stages_validate_render_and_round_trip(tmp_path, monkeypatch):
     import neuralfx.chains as chains
+
     monkeypatch.setattr(chains.pb, "load_plugin", lambda path: _FakePlugin())
     plugin = tmp_path / "Gain.vst3"
     plugin.mkdir()
@@ -238,8 +264,10 @@ def test_vst3_stages_validate_render_and_round_trip(tmp_path, monkeypatch):
     assert parse_chain(str(chain)) == chain
     y = chain(np.full(100, 0.1, np.float32), SR)
     assert y[0] == pytest.approx(0.1 * 10 ** (6 / 20), rel=1e-5)
-    assert chains.plugin_parameters(plugin) == [("gain_db", "0.0 dB (-12.0..12.0)"),
-                                                ("mode", "clean (one of clean, dirty)")]
+    assert chains.plugin_parameters(plugin) == [
+        ("gain_db", "0.0 dB (-12.0..12.0)"),
+        ("mode", "clean (one of clean, dirty)"),
+    ]
     with pytest.raises(EffectError, match="unknown parameter 'gain'.*valid: gain_db, mode"):
         parse_chain(f"vst3:{plugin}(gain=6)")
     with pytest.raises(EffectError, match="gain_db=60 rejected"):

@@ -29,8 +29,9 @@ def sine_and_noise(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * 110 * t) + 0.2 * rng.standard_normal(n)).astype(np.float32)
 
 
-def random_model(name: str, hidden: int, layers: int = 1, skip: bool = False, seed: int = 0,
-                 scale: float = 3.0):
+def random_model(
+    name: str, hidden: int, layers: int = 1, skip: bool = False, seed: int = 0, scale: float = 3.0
+):
     """A seeded model whose weights are scaled up so the gates work away from their linear
     region, with the dense layer rescaled so the network's own output swings like audio:
     no DC, peak 0.9 on a probe signal.
@@ -55,8 +56,15 @@ def random_model(name: str, hidden: int, layers: int = 1, skip: bool = False, se
 
 
 def metadata(name: str, hidden: int, layers: int = 1, skip: bool = False) -> dict:
-    return {"model": name, "hidden_size": hidden, "num_layers": layers, "skip": skip,
-            "sample_rate_hz": RATE, "neuralfx": "test", "test_esr": None}
+    return {
+        "model": name,
+        "hidden_size": hidden,
+        "num_layers": layers,
+        "skip": skip,
+        "sample_rate_hz": RATE,
+        "neuralfx": "test",
+        "test_esr": None,
+    }
 
 
 @torch.inference_mode()
@@ -64,7 +72,7 @@ def run_blocks(model, x: np.ndarray, block: int = 4096) -> np.ndarray:
     """PyTorch output over blocks with the state carried, as the renderer and a plugin do."""
     state, out = None, []
     for start in range(0, len(x), block):
-        y, state = model(torch.from_numpy(x[start:start + block]).view(1, -1, 1), state)
+        y, state = model(torch.from_numpy(x[start : start + block]).view(1, -1, 1), state)
         out.append(y.view(-1).numpy())
     return np.concatenate(out)
 
@@ -87,7 +95,7 @@ def rtneural_reference(d: dict, x: np.ndarray) -> np.ndarray:
         if kind == "conv1d":
             k_size, dil = layer["kernel_size"][-1], layer["dilation"][-1]
             padded = np.vstack([np.zeros(((k_size - 1) * dil, h.shape[1])), h])
-            h = w[1] + sum(padded[k * dil:k * dil + len(h)] @ w[0][k] for k in range(k_size))
+            h = w[1] + sum(padded[k * dil : k * dil + len(h)] @ w[0][k] for k in range(k_size))
             h = np.tanh(h) if layer.get("activation") == "tanh" else h
         elif kind in ("lstm", "gru"):
             n = layer["shape"][-1]
@@ -95,12 +103,12 @@ def rtneural_reference(d: dict, x: np.ndarray) -> np.ndarray:
             for t in range(len(h)):
                 if kind == "lstm":
                     g = h[t] @ w[0] + hs @ w[1] + w[2]
-                    c = _sigmoid(g[n:2 * n]) * c + _sigmoid(g[:n]) * np.tanh(g[2 * n:3 * n])
-                    hs = _sigmoid(g[3 * n:]) * np.tanh(c)
+                    c = _sigmoid(g[n : 2 * n]) * c + _sigmoid(g[:n]) * np.tanh(g[2 * n : 3 * n])
+                    hs = _sigmoid(g[3 * n :]) * np.tanh(c)
                 else:
                     a, b = h[t] @ w[0] + w[2][0], hs @ w[1] + w[2][1]
-                    z, r = _sigmoid(a[:n] + b[:n]), _sigmoid(a[n:2 * n] + b[n:2 * n])
-                    cand = np.tanh(a[2 * n:] + r * b[2 * n:])
+                    z, r = _sigmoid(a[:n] + b[:n]), _sigmoid(a[n : 2 * n] + b[n : 2 * n])
+                    cand = np.tanh(a[2 * n :] + r * b[2 * n :])
                     hs = (1 - z) * cand + z * hs
                 out[t] = hs
             h = out
@@ -111,8 +119,9 @@ def rtneural_reference(d: dict, x: np.ndarray) -> np.ndarray:
     return h[:, 0]
 
 
-ALL_MODELS = [(name, layers, skip) for name in REGISTRY for layers in (1, 2)
-              for skip in (False, True)]
+ALL_MODELS = [
+    (name, layers, skip) for name in REGISTRY for layers in (1, 2) for skip in (False, True)
+]
 
 
 @pytest.mark.parametrize("name,layers,skip", ALL_MODELS)
@@ -122,8 +131,12 @@ def test_native_round_trip_is_exact(name, layers, skip):
     back, meta = from_native_dict(d, "model.json")
     x = sine_and_noise(0.05)
     np.testing.assert_allclose(run_blocks(back, x), run_blocks(model, x), rtol=0, atol=1e-6)
-    assert (meta["model"], meta["hidden_size"], meta["num_layers"], meta["skip"]) == \
-        (name, 16, layers, skip)
+    assert (meta["model"], meta["hidden_size"], meta["num_layers"], meta["skip"]) == (
+        name,
+        16,
+        layers,
+        skip,
+    )
     meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
     again = to_native_dict(back, meta)
     assert json.loads(json.dumps(again)) == d  # a fixed point: exporting twice changes nothing
@@ -134,16 +147,18 @@ def test_native_layout_follows_rtneural_equations(name):
     model = random_model(name, 8, 2, seed=3)
     d = json.loads(json.dumps(to_native_dict(model, metadata(name, 8, 2))))
     x = sine_and_noise(0.02)
-    np.testing.assert_allclose(rtneural_reference(d, x), run_blocks(model, x, block=97),
-                               rtol=0, atol=2e-5)
+    np.testing.assert_allclose(
+        rtneural_reference(d, x), run_blocks(model, x, block=97), rtol=0, atol=2e-5
+    )
 
 
 def test_native_layout_golden():
     model = random_model("conv-gru", 16, 2, skip=True)
     d = to_native_dict(model, metadata("conv-gru", 16, 2, True))
     assert d["in_shape"] == [None, None, 1]
-    assert [(lay["type"], lay["shape"][-1]) for lay in d["layers"]] == \
-        [("conv1d", 8)] * 3 + [("gru", 16)] * 2 + [("dense", 1)]
+    assert [(lay["type"], lay["shape"][-1]) for lay in d["layers"]] == [("conv1d", 8)] * 3 + [
+        ("gru", 16)
+    ] * 2 + [("dense", 1)]
     assert [lay["dilation"] for lay in d["layers"][:3]] == [[1], [2], [4]]
     assert all(lay["activation"] == "tanh" for lay in d["layers"][:3])
     kernel, recurrent, bias = (np.asarray(a) for a in d["layers"][3]["weights"])
@@ -153,8 +168,9 @@ def test_native_layout_golden():
     np.testing.assert_array_equal(bias[1, 16:32], model.gru.bias_hh_l0[:16].detach())
     lstm = random_model("lstm", 8)
     lay = to_native_dict(lstm, metadata("lstm", 8))["layers"][0]
-    np.testing.assert_allclose(lay["weights"][2], (lstm.lstm.bias_ih_l0 + lstm.lstm.bias_hh_l0)
-                               .detach(), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        lay["weights"][2], (lstm.lstm.bias_ih_l0 + lstm.lstm.bias_hh_l0).detach(), rtol=0, atol=0
+    )
     assert d["neuralfx"]["format"] == "native" and d["neuralfx"]["skip"] is True
 
 
@@ -176,18 +192,32 @@ def _native(tmp_path: Path, edit, name: str = "lstm", layers: int = 1) -> Path:
     return path
 
 
-@pytest.mark.parametrize("edit,words", [
-    (lambda d: d["layers"][0].pop("weights"), ["layer 0 (lstm)", "'weights'"]),
-    (lambda d: d.pop("in_shape"), ["'in_shape'"]),
-    (lambda d: d["layers"][0]["weights"].__setitem__(1, [[0.0] * 64] * 8),
-     ["layer 0 (lstm)", "recurrent kernel", "[8, 64]", "[16, 64]"]),
-    (lambda d: d["layers"][1]["weights"].__setitem__(0, [[0.0]] * 8),
-     ["layer 1 (dense)", "[8, 1]", "[16, 1]"]),
-    (lambda d: d["layers"][0]["weights"][1][3].pop(), ["layer 0 (lstm)", "not a numeric array"]),
-    (lambda d: d["neuralfx"].__setitem__("hidden_size", 32), ["hidden_size 32", "16"]),
-    (lambda d: d["layers"].insert(1, {"type": "prelu", "shape": [None, None, 16], "weights": []}),
-     ["layer 1", "prelu"]),
-])
+@pytest.mark.parametrize(
+    "edit,words",
+    [
+        (lambda d: d["layers"][0].pop("weights"), ["layer 0 (lstm)", "'weights'"]),
+        (lambda d: d.pop("in_shape"), ["'in_shape'"]),
+        (
+            lambda d: d["layers"][0]["weights"].__setitem__(1, [[0.0] * 64] * 8),
+            ["layer 0 (lstm)", "recurrent kernel", "[8, 64]", "[16, 64]"],
+        ),
+        (
+            lambda d: d["layers"][1]["weights"].__setitem__(0, [[0.0]] * 8),
+            ["layer 1 (dense)", "[8, 1]", "[16, 1]"],
+        ),
+        (
+            lambda d: d["layers"][0]["weights"][1][3].pop(),
+            ["layer 0 (lstm)", "not a numeric array"],
+        ),
+        (lambda d: d["neuralfx"].__setitem__("hidden_size", 32), ["hidden_size 32", "16"]),
+        (
+            lambda d: d["layers"].insert(
+                1, {"type": "prelu", "shape": [None, None, 16], "weights": []}
+            ),
+            ["layer 1", "prelu"],
+        ),
+    ],
+)
 def test_native_errors_name_the_layer_and_shapes(tmp_path, edit, words):
     with pytest.raises(ModelFileError) as err:
         load_model(_native(tmp_path, edit))
@@ -200,11 +230,13 @@ def test_native_errors_name_the_layer_and_shapes(tmp_path, edit, words):
 def test_conv_activation_and_gru_bias_are_checked(tmp_path):
     def relu(d):
         d["layers"][0]["activation"] = "relu"
+
     with pytest.raises(ModelFileError, match="tanh"):
         load_model(_native(tmp_path, relu, name="conv-gru"))
 
     def one_bias_row(d):
         d["layers"][3]["weights"][2] = d["layers"][3]["weights"][2][0]
+
     with pytest.raises(ModelFileError, match=r"layer 3 \(gru\).*\[48\], expected \[2, 48\]"):
         load_model(_native(tmp_path, one_bias_row, name="conv-gru"))
 
@@ -214,8 +246,10 @@ def test_a_separate_tanh_layer_is_read_like_a_conv_activation(tmp_path):
     d = to_native_dict(model, metadata("conv-lstm", 8))
     for i in (2, 1, 0):
         d["layers"][i]["activation"] = ""
-        d["layers"].insert(i + 1, {"type": "activation", "activation": "tanh",
-                                   "shape": [None, None, 8], "weights": []})
+        d["layers"].insert(
+            i + 1,
+            {"type": "activation", "activation": "tanh", "shape": [None, None, 8], "weights": []},
+        )
     back, _ = from_native_dict(json.loads(json.dumps(d)), "m.json")
     x = sine_and_noise(0.02)
     np.testing.assert_allclose(run_blocks(back, x), run_blocks(model, x), rtol=0, atol=1e-6)
@@ -253,16 +287,18 @@ def test_export_model_converts_a_run_folder(tmp_path):
     np.testing.assert_allclose(run_blocks(back, x), run_blocks(model, x), rtol=0, atol=1e-6)
 
     lab_again = export_model(out, "lab", tmp_path / "again.json")
-    np.testing.assert_allclose(run_blocks(load_model(lab_again)[0], x), run_blocks(model, x),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        run_blocks(load_model(lab_again)[0], x), run_blocks(model, x), rtol=0, atol=1e-6
+    )
     assert (run / "model.json").read_bytes() == before
 
 
 def test_export_model_refusals(tmp_path):
     with pytest.raises(ModelFileError, match="no model.json"):
         export_model(tmp_path, "native")
-    path = save_model(random_model("conv-lstm", 8), tmp_path / "model.json",
-                      metadata("conv-lstm", 8), "native")
+    path = save_model(
+        random_model("conv-lstm", 8), tmp_path / "model.json", metadata("conv-lstm", 8), "native"
+    )
     with pytest.raises(ExportError, match="--format native"):
         export_model(path, "lab")
     with pytest.raises(ExportError, match="choose another output"):

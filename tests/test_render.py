@@ -1,6 +1,7 @@
 import numpy as np
 import soundfile as sf
 import torch
+from conftest import noise
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main
@@ -8,13 +9,13 @@ from neuralfx.export import load_model, save_model
 from neuralfx.models import build_model
 from neuralfx.render import render_array, render_file
 
-from conftest import noise
-
 
 def _model(tmp_path, name="lstm", **kw):
     torch.manual_seed(0)
     m = build_model(name, 16, **kw)
-    path = save_model(m, tmp_path / "m.json", {"sample_rate_hz": 44100, "skip": kw.get("skip", False)})
+    path = save_model(
+        m, tmp_path / "m.json", {"sample_rate_hz": 44100, "skip": kw.get("skip", False)}
+    )
     return m.eval(), path
 
 

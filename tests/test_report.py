@@ -35,9 +35,17 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HAVE_BROWSER = os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)
 # Offline and quiet: no updates, sync, field trials or QUIC probes reaching for the network.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +62,19 @@ def plain_run(tmp_path_factory) -> Path:
     """A run of plain `neuralfx train` on an `neuralfx init` dataset, as a user makes one."""
     data = tmp_path_factory.mktemp("plain") / "data"
     init_dataset(data, "hardclip(drive_db=18)", duration_s=3)
-    cfg = TrainConfig(data_dir=str(data), run_name="r", model=ModelConfig(hidden_size=8),
-                      warmup_samples=256, chunk_samples=512, chunks_per_segment=2,
-                      batch_size=16, max_epochs=2, quiet=True, render_every=0, threads=1)
+    cfg = TrainConfig(
+        data_dir=str(data),
+        run_name="r",
+        model=ModelConfig(hidden_size=8),
+        warmup_samples=256,
+        chunk_samples=512,
+        chunks_per_segment=2,
+        batch_size=16,
+        max_epochs=2,
+        quiet=True,
+        render_every=0,
+        threads=1,
+    )
     return neuralfx.train(cfg).run_dir
 
 
@@ -109,9 +127,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(not HAVE_BROWSER and not os.environ.get("CI"),
-                    reason="chromium and chromium-driver are not installed (apt-get install "
-                           "chromium chromium-driver, or `make test` as root)")
+@pytest.mark.skipif(
+    not HAVE_BROWSER and not os.environ.get("CI"),
+    reason="chromium and chromium-driver are not installed (apt-get install "
+    "chromium chromium-driver, or `make test` as root)",
+)
 def test_report_pages_load_in_headless_chromium(study, plain_run, served, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -130,12 +150,19 @@ def test_report_pages_load_in_headless_chromium(study, plain_run, served, tmp_pa
             driver.get(f"{base}/{page.relative_to(root).as_posix()}")
             rows = driver.find_element(By.ID, "results").find_elements(By.CSS_SELECTOR, "tbody tr")
             assert len(rows) == runs
-            images = _settled(driver, "[...document.images].map(i => [i.getAttribute('src'), "
-                                      "i.complete, i.naturalWidth])", lambda v: all(x[1] for x in v))
+            images = _settled(
+                driver,
+                "[...document.images].map(i => [i.getAttribute('src'), "
+                "i.complete, i.naturalWidth])",
+                lambda v: all(x[1] for x in v),
+            )
             assert images and all(width > 0 for _, _, width in images), images
-            audio = _settled(driver, "[...document.querySelectorAll('audio')].map(a => "
-                                     "[a.getAttribute('src'), a.readyState, a.error && a.error.code])",
-                             lambda v: all(x[1] >= 1 or x[2] for x in v))
+            audio = _settled(
+                driver,
+                "[...document.querySelectorAll('audio')].map(a => "
+                "[a.getAttribute('src'), a.readyState, a.error && a.error.code])",
+                lambda v: all(x[1] >= 1 or x[2] for x in v),
+            )
             assert len(audio) == 3 * runs
             assert all(ready >= 1 and not error for _, ready, error in audio), audio
             severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -155,11 +182,14 @@ def _settled(driver, expression: str, done, timeout_s: float = 20.0):
 
 def test_cpp_real_time_factor_comes_from_the_bench_output(tmp_path, monkeypatch):
     from neuralfx.analysis import CPP_BINARY_ENV, cpp_rtf
+
     fake = tmp_path / "neuralfx-process"
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --bench ] || exit 3\n"
-                    "echo 'processed 10.0 s at 44100 Hz in 0.2 s on one thread: real-time factor "
-                    "0.02 (50x faster than real time)'\n"
-                    "echo 'cpu time 0.1 s: real-time factor by cpu time 0.01'\n")
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = --bench ] || exit 3\n'
+        "echo 'processed 10.0 s at 44100 Hz in 0.2 s on one thread: real-time factor "
+        "0.02 (50x faster than real time)'\n"
+        "echo 'cpu time 0.1 s: real-time factor by cpu time 0.01'\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv(CPP_BINARY_ENV, str(fake))
     assert cpp_rtf(tmp_path / "model.json") == 0.01  # CPU time: other load does not inflate it

@@ -32,8 +32,7 @@ chunk_samples = 512
 chunks_per_segment = 2
 batch_size = 16
 """
-RUNS = ["softclip-lstm8-s0", "softclip-conv-lstm8-s0", "lowpass-lstm8-s0",
-        "lowpass-conv-lstm8-s0"]
+RUNS = ["softclip-lstm8-s0", "softclip-conv-lstm8-s0", "lowpass-lstm8-s0", "lowpass-conv-lstm8-s0"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -51,8 +50,11 @@ def _finished(out: Path) -> set[str]:
 
 def _training(out: Path) -> set[str]:
     """Runs killed mid-training: a checkpoint but no result yet."""
-    return {p.parent.name for p in out.glob("runs/*/checkpoint.pt")
-            if not (p.parent / "result.json").is_file()}
+    return {
+        p.parent.name
+        for p in out.glob("runs/*/checkpoint.pt")
+        if not (p.parent / "result.json").is_file()
+    }
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -67,13 +69,19 @@ def resumed(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     study, out = root / "tiny.toml", root / "study"
     study.write_text(TINY)
-    log = open(root / "killed.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "neuralfx", "sweep", str(study), "--out",
-                             str(out), "--jobs", "2"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # its own group: the kill takes the workers
+    log = open(root / "killed.log", "w")  # noqa: SIM115 (closed after the process ends)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuralfx", "sweep", str(study), "--out", str(out), "--jobs", "2"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # its own group: the kill takes the workers
     try:
-        _wait_for(lambda: _finished(out) and _training(out), 120,
-                  "one finished run and one run in training")
+        _wait_for(
+            lambda: _finished(out) and _training(out),
+            120,
+            "one finished run and one run in training",
+        )
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -83,8 +91,15 @@ def resumed(tmp_path_factory):
     stamps = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/result.json")}
     lines: list[str] = []
     summary = sweep(study, jobs=1, out=out, echo=lines.append)  # the pool ran above
-    return {"out": out, "study": study, "done": done, "partial": partial, "stamps": stamps,
-            "summary": summary, "lines": lines}
+    return {
+        "out": out,
+        "study": study,
+        "done": done,
+        "partial": partial,
+        "stamps": stamps,
+        "summary": summary,
+        "lines": lines,
+    }
 
 
 def test_killed_sweep_resumes_without_redoing_finished_runs(resumed):
@@ -108,8 +123,11 @@ def test_sweep_writes_table_plots_and_report(resumed):
     rows = _rows(out / "results.csv")
     assert [r["run"] for r in rows] == RUNS
     assert [(r["effect"], r["model"], r["hidden"]) for r in rows] == [
-        ("softclip", "lstm", "8"), ("softclip", "conv-lstm", "8"), ("lowpass", "lstm", "8"),
-        ("lowpass", "conv-lstm", "8")]
+        ("softclip", "lstm", "8"),
+        ("softclip", "conv-lstm", "8"),
+        ("lowpass", "lstm", "8"),
+        ("lowpass", "conv-lstm", "8"),
+    ]
     for r in rows:
         assert math.isfinite(float(r["test_esr"])) and float(r["test_esr"]) > 0
         assert int(r["parameters"]) > 0 and int(r["epochs"]) == 3
@@ -134,8 +152,10 @@ def test_rerun_of_a_finished_study_trains_nothing(resumed):
     assert before == {r: (out / "runs" / r / "checkpoint.pt").stat().st_mtime_ns for r in RUNS}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
-                    reason="ray is not installed (pip install 'neuralfx[ray]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
+    reason="ray is not installed (pip install 'neuralfx[ray]')",
+)
 def test_ray_backend_gives_the_same_rows_as_local(resumed, tmp_path):
     out = tmp_path / "ray"
     summary = sweep(resumed["study"], jobs=2, backend="ray", out=out, echo=lambda _: None)
@@ -151,23 +171,38 @@ def test_ray_backend_gives_the_same_rows_as_local(resumed, tmp_path):
 
 def test_dry_run_prints_the_grid_and_an_estimate(tmp_path, capsys):
     study = tmp_path / "s.toml"
-    study.write_text(TINY.replace("budget_s = 0", "budget_s = 60").replace(
-        'models = ["lstm", "conv-lstm"]', 'models = ["lstm", "gru", "conv-lstm"]'))
-    assert main(["sweep", str(study), "--dry-run", "--jobs", "2", "--out",
-                 str(tmp_path / "o")]) == 0
+    study.write_text(
+        TINY.replace("budget_s = 0", "budget_s = 60").replace(
+            'models = ["lstm", "conv-lstm"]', 'models = ["lstm", "gru", "conv-lstm"]'
+        )
+    )
+    assert (
+        main(["sweep", str(study), "--dry-run", "--jobs", "2", "--out", str(tmp_path / "o")]) == 0
+    )
     text = capsys.readouterr().out
-    assert all(f"{e}-{m}8-s0" in text for e in ("softclip", "lowpass")
-               for m in ("lstm", "gru", "conv-lstm"))
+    assert all(
+        f"{e}-{m}8-s0" in text
+        for e in ("softclip", "lowpass")
+        for m in ("lstm", "gru", "conv-lstm")
+    )
     assert "6 runs x 60 s / 2 jobs = about 3 min" in text
     assert not (tmp_path / "o").exists()
 
 
 def test_grid_is_the_product_minus_excluded_points():
-    study = parse_study({
-        "effects": ["softclip", "fuzz"], "models": ["lstm", "gru", "conv-lstm"],
-        "hidden_sizes": [8, 16, 32], "seeds": [0, 1],
-        "losses": [{"name": "esr+dc"}, {"name": "esr", "dc_weight": 0.0}],
-        "exclude": [{"model": "conv-lstm", "hidden": [8, 32]}, {"effect": "fuzz", "loss": "esr"}]})
+    study = parse_study(
+        {
+            "effects": ["softclip", "fuzz"],
+            "models": ["lstm", "gru", "conv-lstm"],
+            "hidden_sizes": [8, 16, 32],
+            "seeds": [0, 1],
+            "losses": [{"name": "esr+dc"}, {"name": "esr", "dc_weight": 0.0}],
+            "exclude": [
+                {"model": "conv-lstm", "hidden": [8, 32]},
+                {"effect": "fuzz", "loss": "esr"},
+            ],
+        }
+    )
     points = grid(study)
     assert len(points) == 2 * 7 * 2 * 2 - 7 * 2  # the fuzz/esr cell is dropped entirely
     ids = [p.run_id for p in points]
@@ -206,6 +241,7 @@ def test_malformed_study_is_a_one_line_error_naming_the_key(tmp_path, capsys, te
 def test_a_dataset_is_not_silently_remade_for_another_effect(tmp_path):
     def study(spec, **kw):
         return parse_study({"effects": [{"name": "drive", "spec": spec}], "duration_s": 2, **kw})
+
     make_datasets(study("softclip"), tmp_path)
     made = tmp_path / "data" / "drive" / "output" / "drive.wav"
     stamp = made.stat().st_mtime_ns

@@ -8,17 +8,21 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import fast_config, make_pair, noise, tree_digest
 
 import neuralfx
 from neuralfx.export import load_model
 from neuralfx.render import render_array
 from neuralfx.runs import read_metrics
 
-from conftest import fast_config, make_pair, noise, tree_digest
-
-LAB_KEYS = {"lstm.weight_ih_l0": [128, 1], "lstm.weight_hh_l0": [128, 32],
-            "lstm.bias_ih_l0": [128], "lstm.bias_hh_l0": [128], "dense.weight": [1, 32],
-            "dense.bias": [1]}
+LAB_KEYS = {
+    "lstm.weight_ih_l0": [128, 1],
+    "lstm.weight_hh_l0": [128, 32],
+    "lstm.bias_ih_l0": [128],
+    "lstm.bias_hh_l0": [128],
+    "dense.weight": [1, 32],
+    "dense.bias": [1],
+}
 
 
 def _shape(v):
@@ -38,8 +42,9 @@ def test_learns_a_gain_of_half(gain_data):
 
 
 def test_model_json_has_the_lab_keys_and_round_trips(gain_data):
-    r = neuralfx.train(fast_config(gain_data, max_epochs=1,
-                                   model=neuralfx.ModelConfig(hidden_size=32)))
+    r = neuralfx.train(
+        fast_config(gain_data, max_epochs=1, model=neuralfx.ModelConfig(hidden_size=32))
+    )
     d = json.loads(r.model_path.read_text())
     assert {k: _shape(v) for k, v in d.items() if k != "neuralfx"} == LAB_KEYS
     assert d["neuralfx"]["hidden_size"] == 32 and d["neuralfx"]["sample_rate_hz"] == 44100
@@ -65,7 +70,8 @@ def test_records_are_written_only_on_improvement(gain_data):
             best, best_epoch = val, epoch
         assert saved_epoch == best_epoch
     assert len({s for *_, s in seen}) < len(seen) or all(
-        a[1] > b[1] for a, b in zip(seen, seen[1:]))
+        a[1] > b[1] for a, b in zip(seen, seen[1:])
+    )
 
 
 def test_renders_appear_at_the_configured_epochs(tmp_path):
@@ -91,10 +97,34 @@ def test_budget_stops_training(gain_data):
 
 def test_killed_run_resumes_and_finishes(gain_data):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "neuralfx", "train", str(gain_data), "--quiet", "--hidden", "8",
-           "--warmup", "256", "--chunk", "512", "--chunks", "2", "--batch-size", "16",
-           "--max-epochs", "12", "--patience", "100", "--run-name", "k", "--render-every", "0",
-           "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "neuralfx",
+        "train",
+        str(gain_data),
+        "--quiet",
+        "--hidden",
+        "8",
+        "--warmup",
+        "256",
+        "--chunk",
+        "512",
+        "--chunks",
+        "2",
+        "--batch-size",
+        "16",
+        "--max-epochs",
+        "12",
+        "--patience",
+        "100",
+        "--run-name",
+        "k",
+        "--render-every",
+        "0",
+        "--threads",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = gain_data / "runs" / "k" / "metrics.csv"
     deadline = time.time() + 120
@@ -107,8 +137,9 @@ def test_killed_run_resumes_and_finishes(gain_data):
     done_before = len(read_metrics(metrics))
     assert 3 <= done_before < 12, "the run must be killed mid-training"
     assert not (gain_data / "runs" / "k" / "result.json").exists()
-    out = subprocess.run(cmd[:5] + ["--resume", "k", "--quiet"], env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        cmd[:5] + ["--resume", "k", "--quiet"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     rows = read_metrics(metrics)
     assert [int(r["epoch"]) for r in rows] == list(range(12))

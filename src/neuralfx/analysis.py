@@ -36,8 +36,10 @@ WELCH_SAMPLES = 2048
 CPP_BINARY_ENV = "NEURALFX_PROCESS"  # path of a built neuralfx-process, if not on PATH
 # neuralfx-process --bench prints a wall-clock factor and, when it can, one by CPU time; the
 # latter is preferred because parallel sweep jobs and other load inflate wall-clock time.
-_CPP_RTF = (re.compile(r"real-time factor by cpu time ([0-9.eE+-]+)"),
-            re.compile(r"real-time factor ([0-9.eE+-]+)"))
+_CPP_RTF = (
+    re.compile(r"real-time factor by cpu time ([0-9.eE+-]+)"),
+    re.compile(r"real-time factor ([0-9.eE+-]+)"),
+)
 
 
 def analyse_run(run_dir: str | Path, guitar: Path | None, info: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +60,16 @@ def analyse_run(run_dir: str | Path, guitar: Path | None, info: dict[str, Any]) 
         torch.set_num_threads(threads)
     freq, target_db = spectrum_db(split.test_y[:n])
     _, prediction_db = spectrum_db(prediction)
-    result = {**info, "rtf_python": rtf_python, "rtf_cpp": cpp_rtf(paths.model),
-              "spectrum": {"freq_hz": freq.tolist(), "target_db": target_db.tolist(),
-                           "prediction_db": prediction_db.tolist()}}
+    result = {
+        **info,
+        "rtf_python": rtf_python,
+        "rtf_cpp": cpp_rtf(paths.model),
+        "spectrum": {
+            "freq_hz": freq.tolist(),
+            "target_db": target_db.tolist(),
+            "prediction_db": prediction_db.tolist(),
+        },
+    }
     write_text_atomic(paths.root / ANALYSIS, json.dumps(result) + "\n")
     return result
 
@@ -99,8 +108,9 @@ def cpp_rtf(model_path: Path) -> float | None:
     if binary is None:
         return None
     try:
-        out = subprocess.run([binary, "--bench", str(model_path)], capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run(
+            [binary, "--bench", str(model_path)], capture_output=True, text=True, timeout=300
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
@@ -130,5 +140,5 @@ def effect_spec(data_dir: str | Path, output_name: str) -> str | None:
 def render_target(spec: str, guitar: Path, dest: Path) -> Path:
     """The guitar demo through the real effect: what the model's render should sound like."""
     from .chains import parse_chain
-    return write_wav(dest, parse_chain(spec)(read_wav(guitar), SAMPLE_RATE_HZ))
 
+    return write_wav(dest, parse_chain(spec)(read_wav(guitar), SAMPLE_RATE_HZ))

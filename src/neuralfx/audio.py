@@ -103,8 +103,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
-              subtype: str = "FLOAT") -> Path:
+def write_wav(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+    subtype: str = "FLOAT",
+) -> Path:
     """Write mono audio atomically."""
     path = Path(path)
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)

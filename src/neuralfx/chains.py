@@ -14,13 +14,14 @@ from __future__ import annotations
 import ast
 import json
 import os
-import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pedalboard as pb
+import tomllib
 
 from .effects import _unknown, as_mono, lookup
 from .errors import EffectError
@@ -90,7 +91,7 @@ def make_stage(name: str, params: Mapping[str, Any] | None = None) -> Stage:
     """A validated stage: unknown names, unknown parameters and bad values are EffectErrors."""
     params = dict(params or {})
     if name.startswith(PLUGIN_PREFIX):
-        path = str(Path(name[len(PLUGIN_PREFIX):].strip()).expanduser())
+        path = str(Path(name[len(PLUGIN_PREFIX) :].strip()).expanduser())
         stage = Stage(PLUGIN_PREFIX + path, tuple(params.items()))
         stage._plugin["instance"] = _configured_plugin(stage.name, params)
         return stage
@@ -117,7 +118,9 @@ def _parse_stage(text: str) -> Stage:
         name, _, rest = text.partition("(")
         name, rest = name.strip(), ("(" + rest if rest else "")
     if rest and not (rest.startswith("(") and rest.endswith(")")):
-        raise EffectError(f"cannot parse {text!r}; write name(param=value, ...), e.g. lowpass(cutoff_hz=1000)")
+        raise EffectError(
+            f"cannot parse {text!r}; write name(param=value, ...), e.g. lowpass(cutoff_hz=1000)"
+        )
     return make_stage(name, _parse_args(text, rest[1:-1]) if rest else {})
 
 
@@ -170,8 +173,9 @@ def chain_to_dict(chain: Chain) -> dict[str, Any]:
     return {"spec": chain.spec, "chain": [{"effect": s.name, **s.kwargs} for s in chain.stages]}
 
 
-def chain_from_dict(data: Mapping[str, Any] | Iterable[Mapping[str, Any]],
-                    where: str = "chain") -> Chain:
+def chain_from_dict(
+    data: Mapping[str, Any] | Iterable[Mapping[str, Any]], where: str = "chain"
+) -> Chain:
     """Inverse of ``chain_to_dict``; also takes the bare list of stage dicts."""
     if isinstance(data, Mapping):
         extra = sorted(set(data) - {"chain", "spec"})
@@ -182,12 +186,12 @@ def chain_from_dict(data: Mapping[str, Any] | Iterable[Mapping[str, Any]],
             )
         data = data["chain"]
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
-        raise EffectError(f"{where}: the chain must be a list of {{\"effect\": name, ...}} tables")
+        raise EffectError(f'{where}: the chain must be a list of {{"effect": name, ...}} tables')
     stages = []
     for i, item in enumerate(data):
         if not isinstance(item, Mapping) or not isinstance(item.get("effect"), str):
             raise EffectError(
-                f"{where}: stage {i + 1} needs an \"effect\" name, e.g. {{\"effect\": \"lowpass\"}}"
+                f'{where}: stage {i + 1} needs an "effect" name, e.g. {{"effect": "lowpass"}}'
             )
         stages.append(make_stage(item["effect"], {k: v for k, v in item.items() if k != "effect"}))
     if not stages:
@@ -210,7 +214,9 @@ def load_chain_file(path: str | os.PathLike) -> Chain:
             raise EffectError(f"{path}: chain files are .json or .toml")
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0]
-        raise EffectError(f"{path}: not valid {suffix[1:].upper()} ({first}); fix the file") from None
+        raise EffectError(
+            f"{path}: not valid {suffix[1:].upper()} ({first}); fix the file"
+        ) from None
     return chain_from_dict(data, where=str(path))
 
 
@@ -224,8 +230,9 @@ def load_chain(spec: str | os.PathLike | Chain) -> Chain:
     return parse_chain(text)
 
 
-def render_effect(spec_or_chain: str | os.PathLike | Chain, audio: np.ndarray,
-                  sample_rate_hz: float) -> np.ndarray:
+def render_effect(
+    spec_or_chain: str | os.PathLike | Chain, audio: np.ndarray, sample_rate_hz: float
+) -> np.ndarray:
     """Render ``audio`` through a chain given as a Chain, a spec string or a chain file."""
     return load_chain(spec_or_chain)(audio, sample_rate_hz)
 
@@ -239,12 +246,13 @@ def load_vst3(path: str | os.PathLike) -> pb.ExternalPlugin:
         return pb.load_plugin(str(path))
     except Exception as exc:  # pedalboard raises ImportError/RuntimeError with multi-line text
         detail = " ".join(str(exc).split())[:200]
-        raise EffectError(f"cannot load VST3 plugin {path} ({detail}); is it a 64-bit VST3 "
-                          "built for this system?") from None
+        raise EffectError(
+            f"cannot load VST3 plugin {path} ({detail}); is it a 64-bit VST3 built for this system?"
+        ) from None
 
 
 def _configured_plugin(name: str, params: Mapping[str, Any]) -> pb.ExternalPlugin:
-    path = name[len(PLUGIN_PREFIX):]
+    path = name[len(PLUGIN_PREFIX) :]
     plugin = load_vst3(path)
     valid = sorted(plugin.parameters)
     for key, value in params.items():
@@ -253,8 +261,10 @@ def _configured_plugin(name: str, params: Mapping[str, Any]) -> pb.ExternalPlugi
         try:
             setattr(plugin, key, value)
         except (ValueError, TypeError) as exc:
-            raise EffectError(f"{name}: {key}={value!r} rejected ({' '.join(str(exc).split())[:160]}); "
-                              f"list values with: neuralfx effects --plugin {path}") from None
+            raise EffectError(
+                f"{name}: {key}={value!r} rejected ({' '.join(str(exc).split())[:160]}); "
+                f"list values with: neuralfx effects --plugin {path}"
+            ) from None
     return plugin
 
 

@@ -14,18 +14,31 @@ from .errors import NeuralFXError
 
 # train flags -> (config section or None, field); None defaults mean "not given"
 _TRAIN_FLAGS = {
-    "model": ("model", "name"), "hidden": ("model", "hidden_size"),
-    "layers": ("model", "num_layers"), "skip": ("model", "skip"),
-    "esr_weight": ("loss", "esr_weight"), "dc_weight": ("loss", "dc_weight"),
+    "model": ("model", "name"),
+    "hidden": ("model", "hidden_size"),
+    "layers": ("model", "num_layers"),
+    "skip": ("model", "skip"),
+    "esr_weight": ("loss", "esr_weight"),
+    "dc_weight": ("loss", "dc_weight"),
     "pre_emphasis": ("loss", "pre_emphasis"),
-    "max_epochs": (None, "max_epochs"), "budget": (None, "budget_s"),
-    "batch_size": (None, "batch_size"), "lr": (None, "learning_rate"),
-    "chunk": (None, "chunk_samples"), "chunks": (None, "chunks_per_segment"),
-    "warmup": (None, "warmup_samples"), "render_every": (None, "render_every"),
-    "seed": (None, "seed"), "device": (None, "device"), "threads": (None, "threads"),
-    "quiet": (None, "quiet"), "run_name": (None, "run_name"), "output": (None, "output_name"),
-    "latency": (None, "latency_samples"), "align": (None, "align"),
-    "resample": (None, "resample"), "patience": (None, "early_stop_patience"),
+    "max_epochs": (None, "max_epochs"),
+    "budget": (None, "budget_s"),
+    "batch_size": (None, "batch_size"),
+    "lr": (None, "learning_rate"),
+    "chunk": (None, "chunk_samples"),
+    "chunks": (None, "chunks_per_segment"),
+    "warmup": (None, "warmup_samples"),
+    "render_every": (None, "render_every"),
+    "seed": (None, "seed"),
+    "device": (None, "device"),
+    "threads": (None, "threads"),
+    "quiet": (None, "quiet"),
+    "run_name": (None, "run_name"),
+    "output": (None, "output_name"),
+    "latency": (None, "latency_samples"),
+    "align": (None, "align"),
+    "resample": (None, "resample"),
+    "patience": (None, "early_stop_patience"),
 }
 
 
@@ -50,22 +63,34 @@ def _add_train(sub) -> None:
     p.add_argument("--render-every", type=int, help="epochs between guitar.wav renders (0 = off)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["cpu", "cuda", "mps", "auto"])
-    p.add_argument("--threads", type=int,
-                   help="CPU: batch shards, one core each (0 = every core); GPU: torch threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU: batch shards, one core each (0 = every core); GPU: torch threads",
+    )
     p.add_argument("--quiet", action="store_const", const=True, help="log lines, no live display")
     p.add_argument("--run-name", help="name of the run folder under DATA/runs/")
     p.add_argument("--output", help="which output/NAME.wav to learn when there are several")
     p.add_argument("--latency", type=int, help="output delay in samples to compensate")
-    p.add_argument("--align", action="store_const", const=True,
-                   help="measure the output's latency and remove it")
-    p.add_argument("--resample", action="store_const", const=True,
-                   help="convert other sample rates to 44.1 kHz (in memory)")
+    p.add_argument(
+        "--align",
+        action="store_const",
+        const=True,
+        help="measure the output's latency and remove it",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_const",
+        const=True,
+        help="convert other sample rates to 44.1 kHz (in memory)",
+    )
     p.add_argument("--config", help="a config.json to start from (flags override it)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
 
 
 def _train_config(args) -> tuple[TrainConfig, bool]:
     from .runs import resolve_run
+
     if args.resume:
         cfg = load_config(resolve_run(args.data, args.resume).config)
         cfg = dataclasses.replace(cfg, data_dir=args.data)
@@ -81,13 +106,17 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
     if args.resume and "run_name" in top:
         del top["run_name"]
     cfg = dataclasses.replace(
-        cfg, model=dataclasses.replace(cfg.model, **sections["model"]),
-        loss=dataclasses.replace(cfg.loss, **sections["loss"]), **top)
+        cfg,
+        model=dataclasses.replace(cfg.model, **sections["model"]),
+        loss=dataclasses.replace(cfg.loss, **sections["loss"]),
+        **top,
+    )
     return cfg, bool(args.resume)
 
 
 def cmd_train(args) -> int:
     from .train import train
+
     cfg, resume = _train_config(args)
     train(cfg, resume=resume)
     return 0
@@ -95,6 +124,7 @@ def cmd_train(args) -> int:
 
 def cmd_init(args) -> int:
     from .demo import init_dataset
+
     made = init_dataset(args.data, args.effect, args.name, args.seed, args.duration, args.force)
     for kind, path in made.items():
         print(f"{kind:7s} {path}")
@@ -104,6 +134,7 @@ def cmd_init(args) -> int:
 
 def cmd_render(args) -> int:
     from .render import render_file
+
     out = render_file(args.model, args.input, args.output, threads=args.threads)
     print(out)
     return 0
@@ -111,12 +142,14 @@ def cmd_render(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_model
+
     print(export_model(args.model, args.format, args.output))
     return 0
 
 
 def cmd_models(args) -> int:
     from .models import REGISTRY, RTNEURAL_HIDDEN_SIZES
+
     for a in REGISTRY.values():
         print(f"{a.name:10s} {a.description}")
     print(f"hidden sizes: {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}; layers: 1-3; --skip adds x")
@@ -125,6 +158,7 @@ def cmd_models(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .sweep import sweep
+
     try:
         summary = sweep(args.study, args.jobs, args.backend, args.address, args.dry_run, args.out)
     except KeyboardInterrupt:
@@ -134,14 +168,18 @@ def cmd_sweep(args) -> int:
         print(f"report: {summary.report}")
     if summary.failed:
         run, error = summary.failed[0]
-        print(f"neuralfx: error: {len(summary.failed)} of {summary.total} runs failed (first: "
-              f"{run}: {error}); see runs/RUN/error.txt, rerun to retry", file=sys.stderr)
+        print(
+            f"neuralfx: error: {len(summary.failed)} of {summary.total} runs failed (first: "
+            f"{run}: {error}); see runs/RUN/error.txt, rerun to retry",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 def cmd_report(args) -> int:
     from .report import write_report
+
     for path in write_report(args.folder, args.markdown):
         print(path)
     return 0
@@ -149,6 +187,7 @@ def cmd_report(args) -> int:
 
 def cmd_data_make(args) -> int:
     from .datamake import make_outputs
+
     for path in make_outputs(args.data, args.effect, args.name, args.force, args.knob):
         print(path)
     return 0
@@ -156,8 +195,16 @@ def cmd_data_make(args) -> int:
 
 def cmd_data_check(args) -> int:
     from .datacheck import check_dataset, plot_report, print_report
-    report = check_dataset(args.data, args.output, args.resample, args.align, args.latency,
-                           raise_errors=False, all_outputs=True)
+
+    report = check_dataset(
+        args.data,
+        args.output,
+        args.resample,
+        args.align,
+        args.latency,
+        raise_errors=False,
+        all_outputs=True,
+    )
     print_report(report)
     if args.plot:
         print(f"plot: {plot_report(report)}")
@@ -168,6 +215,7 @@ def cmd_data_check(args) -> int:
 def cmd_effects(args) -> int:
     from .chains import plugin_parameters
     from .effects import CATALOGUE, FAMILIES
+
     if args.plugin:
         for name, desc in plugin_parameters(args.plugin):
             print(f"{name:28s} {desc}")
@@ -175,15 +223,18 @@ def cmd_effects(args) -> int:
     for spec in sorted(CATALOGUE.values(), key=lambda s: (FAMILIES.index(s.family), s.name)):
         print(f"{spec.name:11s} {spec.family:9s} {spec.description}")
         print(f"{'':21s}" + ", ".join(p.describe() for p in spec.params))
-    print(f"{'vst3:PATH':11s} {'plugin':9s} a VST3 plugin: vst3:/path/X.vst3(name=value, ...); "
-          "its parameters: neuralfx effects --plugin PATH")
+    print(
+        f"{'vst3:PATH':11s} {'plugin':9s} a VST3 plugin: vst3:/path/X.vst3(name=value, ...); "
+        "its parameters: neuralfx effects --plugin PATH"
+    )
     print('chain: "highpass(cutoff_hz=100) | softclip(drive_db=24)" or a .json/.toml file')
     return 0
 
 
 def _add_data(sub) -> None:
     data = sub.add_parser("data", help="make and check datasets").add_subparsers(
-        dest="data_command", required=True)
+        dest="data_command", required=True
+    )
     p = data.add_parser("make", help="render DATA/output from every DATA/input wav")
     p.add_argument("data", help="dataset folder with input/")
     p.add_argument("--effect", required=True, help="chain spec or .json/.toml chain file")
@@ -230,15 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a model.json (or RUN/model.json) in another format")
     p.add_argument("model", help="a model.json or a run folder holding one")
-    p.add_argument("--format", choices=["lab", "native"], required=True,
-                   help="lab: state_dict for RTNeural torch_helpers; native: RTNeural parseJson")
+    p.add_argument(
+        "--format",
+        choices=["lab", "native"],
+        required=True,
+        help="lab: state_dict for RTNeural torch_helpers; native: RTNeural parseJson",
+    )
     p.add_argument("-o", "--output", help="output path (default: model.FORMAT.json beside it)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="train every model of a study file on every effect")
     p.add_argument("study", help="study file (TOML); see docs/study.md")
-    p.add_argument("--jobs", type=int, default=0,
-                   help="runs at once (default: cores / threads per run)")
+    p.add_argument(
+        "--jobs", type=int, default=0, help="runs at once (default: cores / threads per run)"
+    )
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--address", default="", help="Ray cluster address (default: start locally)")
     p.add_argument("--dry-run", action="store_true", help="print the grid and estimated time")
@@ -247,8 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write report.html for a study folder or one run")
     p.add_argument("folder", help="a sweep's folder or a run folder (DATA/runs/NAME)")
-    p.add_argument("--markdown", metavar="PATH",
-                   help="also refresh the generated part of a markdown page, e.g. docs/study.md")
+    p.add_argument(
+        "--markdown",
+        metavar="PATH",
+        help="also refresh the generated part of a markdown page, e.g. docs/study.md",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("models", help="list the model architectures")
@@ -273,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neuralfx: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("neuralfx: interrupted; a run resumes with `neuralfx train DATA --resume RUN`",
-              file=sys.stderr)
+        print(
+            "neuralfx: interrupted; a run resumes with `neuralfx train DATA --resume RUN`",
+            file=sys.stderr,
+        )
         return 130

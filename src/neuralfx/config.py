@@ -73,7 +73,7 @@ class TrainConfig:
     runs_dir: str = ""  # parent folder of the run folder
     renders_dir: str = ""  # where guitar renders and the latest model.json copy go
 
-    def with_overrides(self, **kw: Any) -> "TrainConfig":
+    def with_overrides(self, **kw: Any) -> TrainConfig:
         return dataclasses.replace(self, **kw)
 
 

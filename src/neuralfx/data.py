@@ -51,7 +51,9 @@ def list_wavs(folder: Path) -> list[Path]:
         if p.name.startswith(".") or p.is_dir() or p.suffix.lower() in _SIDECAR_SUFFIXES:
             continue
         if p.suffix.lower() != ".wav":
-            raise DatasetError(f"{p}: not a .wav file; convert it to wav or move it out of {folder}")
+            raise DatasetError(
+                f"{p}: not a .wav file; convert it to wav or move it out of {folder}"
+            )
         wavs.append(p)
     if not wavs:
         raise DatasetError(f"{folder}: holds no .wav files; put the {folder.name} audio there")
@@ -112,12 +114,16 @@ def _pairs_in_effect_folder(root: Path, name: str) -> list[Pair]:
     inputs, by_stem = list_wavs(root / "input"), {p.stem: p for p in list_wavs(folder)}
     for x in inputs:
         if x.stem not in by_stem:
-            raise DatasetError(f"{x}: has no output {folder / x.name}; render it "
-                               f"(neuralfx data make {root} --effect SPEC --name {name} --force)")
+            raise DatasetError(
+                f"{x}: has no output {folder / x.name}; render it "
+                f"(neuralfx data make {root} --effect SPEC --name {name} --force)"
+            )
     extra = sorted(set(by_stem) - {x.stem for x in inputs})
     if extra:
-        raise DatasetError(f"{by_stem[extra[0]]}: has no input of the same name in "
-                           f"{root / 'input'}; remove it or add its clean input")
+        raise DatasetError(
+            f"{by_stem[extra[0]]}: has no input of the same name in "
+            f"{root / 'input'}; remove it or add its clean input"
+        )
     return [Pair(name, x, by_stem[x.stem]) for x in inputs]
 
 
@@ -126,8 +132,9 @@ def dataset_name(data_dir: str | Path, pairs: list[Pair]) -> str:
     return pairs[0].name if len(pairs) == 1 else Path(data_dir).resolve().name
 
 
-def load_pair(pair: Pair, latency_samples: int = 0,
-              sample_rate_hz: int = SAMPLE_RATE_HZ) -> tuple[np.ndarray, np.ndarray]:
+def load_pair(
+    pair: Pair, latency_samples: int = 0, sample_rate_hz: int = SAMPLE_RATE_HZ
+) -> tuple[np.ndarray, np.ndarray]:
     """Read, check and align one pair; small length differences are trimmed."""
     x = read_wav(pair.input_path, sample_rate_hz)
     y = read_wav(pair.output_path, sample_rate_hz)
@@ -145,8 +152,13 @@ def load_pair(pair: Pair, latency_samples: int = 0,
     return x[:n], y[:n]
 
 
-def split_pairs(arrays: list[tuple[np.ndarray, np.ndarray]], fractions: tuple[float, float, float],
-                name: str, min_train_samples: int, min_eval_samples: int) -> Split:
+def split_pairs(
+    arrays: list[tuple[np.ndarray, np.ndarray]],
+    fractions: tuple[float, float, float],
+    name: str,
+    min_train_samples: int,
+    min_eval_samples: int,
+) -> Split:
     """Cut each pair by time into consecutive blocks and join the blocks of each part."""
     if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
         raise DatasetError(f"split {fractions}: three positive fractions summing to 1 are needed")
@@ -155,8 +167,9 @@ def split_pairs(arrays: list[tuple[np.ndarray, np.ndarray]], fractions: tuple[fl
         n = len(x)
         a = int(n * fractions[0])
         b = int(n * (fractions[0] + fractions[1]))
-        for (kx, ky), (lo, hi) in zip((("tx", "ty"), ("vx", "vy"), ("ex", "ey")),
-                                      ((0, a), (a, b), (b, n))):
+        for (kx, ky), (lo, hi) in zip(
+            (("tx", "ty"), ("vx", "vy"), ("ex", "ey")), ((0, a), (a, b), (b, n))
+        ):
             parts[kx].append(x[lo:hi])
             parts[ky].append(y[lo:hi])
     cat = {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
@@ -177,10 +190,16 @@ def split_pairs(arrays: list[tuple[np.ndarray, np.ndarray]], fractions: tuple[fl
     return Split(name, cat["tx"], cat["ty"], cat["vx"], cat["vy"], cat["ex"], cat["ey"])
 
 
-def load_dataset(data_dir: str | Path, output_name: str = "", latency_samples: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                 min_train_samples: int = 0, min_eval_samples: int = 1) -> Split:
+def load_dataset(
+    data_dir: str | Path,
+    output_name: str = "",
+    latency_samples: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    min_train_samples: int = 0,
+    min_eval_samples: int = 1,
+) -> Split:
     pairs = find_pairs(data_dir, output_name)
     arrays = [load_pair(p, latency_samples) for p in pairs]
-    return split_pairs(arrays, fractions, dataset_name(data_dir, pairs), min_train_samples,
-                       min_eval_samples)
+    return split_pairs(
+        arrays, fractions, dataset_name(data_dir, pairs), min_train_samples, min_eval_samples
+    )

@@ -89,8 +89,11 @@ class DatasetReport:
     def raise_for_errors(self) -> None:
         errors = self.errors
         if errors:
-            more = f" (+{len(errors) - 1} more: neuralfx data check {self.data_dir})" \
-                if len(errors) > 1 else ""
+            more = (
+                f" (+{len(errors) - 1} more: neuralfx data check {self.data_dir})"
+                if len(errors) > 1
+                else ""
+            )
             raise type(errors[0])(f"{errors[0]}{more}")
 
 
@@ -118,11 +121,16 @@ def read_first_channel(path: Path) -> tuple[np.ndarray, SignalStats]:
     finite = np.isfinite(x)
     clean = np.where(finite, x, 0.0).astype(np.float64)
     stats = SignalStats(
-        path, wi.sample_rate_hz, wi.channels, len(x),
+        path,
+        wi.sample_rate_hz,
+        wi.channels,
+        len(x),
         to_dbfs(float(np.max(np.abs(clean), initial=0.0))),
         to_dbfs(float(np.sqrt(np.mean(clean**2)))) if len(x) else -200.0,
         float(np.mean(clean)) if len(x) else 0.0,
-        int(np.count_nonzero(np.abs(clean) >= CLIP_LEVEL)), int(np.count_nonzero(~finite)))
+        int(np.count_nonzero(np.abs(clean) >= CLIP_LEVEL)),
+        int(np.count_nonzero(~finite)),
+    )
     return x, stats
 
 
@@ -130,30 +138,43 @@ def _content_problems(report: PairReport, x: np.ndarray, s: SignalStats, role: s
     """Append errors/warnings about one file's content; False when it cannot be used."""
     if s.nonfinite_samples:
         first = int(np.flatnonzero(~np.isfinite(x))[0])
-        report.errors.append(AudioError(
-            f"{s.path}: {s.nonfinite_samples} NaN or infinite samples (first at sample {first}); "
-            "re-render it from a clean source"))
+        report.errors.append(
+            AudioError(
+                f"{s.path}: {s.nonfinite_samples} NaN or infinite samples (first at sample {first}); "
+                "re-render it from a clean source"
+            )
+        )
         return False
     if s.peak_dbfs < -120.0:
         report.errors.append(AudioError(f"{s.path}: is silent; it cannot train a model"))
         return False
     if s.peak_dbfs < QUIET_PEAK_DBFS:
-        report.warnings.append(f"{s.path}: peaks at {s.peak_dbfs:.0f} dBFS; at that level the "
-                               "model learns noise and dither; record it louder")
+        report.warnings.append(
+            f"{s.path}: peaks at {s.peak_dbfs:.0f} dBFS; at that level the "
+            "model learns noise and dither; record it louder"
+        )
     fraction = s.clipped_samples / max(s.frames, 1)
     if fraction > MAX_CLIPPED_FRACTION:
-        cost = ("the model cannot learn what the clean signal was there" if role == "input" else
-                "fine for a clipper, but if the interface clipped, the model learns that too")
-        report.warnings.append(f"{s.path}: {100 * fraction:.1f}% of samples at full scale: "
-                               f"{cost}; record 6 dB lower if it was not the effect")
+        cost = (
+            "the model cannot learn what the clean signal was there"
+            if role == "input"
+            else "fine for a clipper, but if the interface clipped, the model learns that too"
+        )
+        report.warnings.append(
+            f"{s.path}: {100 * fraction:.1f}% of samples at full scale: "
+            f"{cost}; record 6 dB lower if it was not the effect"
+        )
     if role == "input" and abs(s.dc_offset) > 0.01:
-        report.warnings.append(f"{s.path}: DC offset {s.dc_offset:+.3f}; the model learns to "
-                               "pass it on; high-pass the input at 10 Hz")
+        report.warnings.append(
+            f"{s.path}: DC offset {s.dc_offset:+.3f}; the model learns to "
+            "pass it on; high-pass the input at 10 Hz"
+        )
     return True
 
 
-def check_pair(pair: Pair, resample_rate: bool = False, align: bool = False,
-               latency_samples: int | None = None) -> PairReport:
+def check_pair(
+    pair: Pair, resample_rate: bool = False, align: bool = False, latency_samples: int | None = None
+) -> PairReport:
     """Read and check one pair; never raises for content problems, it records them."""
     report = PairReport(pair)
     try:
@@ -162,13 +183,20 @@ def check_pair(pair: Pair, resample_rate: bool = False, align: bool = False,
     except AudioError as exc:
         report.errors.append(exc)
         return report
-    usable = all([_content_problems(report, x, report.input, "input"),
-                  _content_problems(report, y, report.output, "output")])
+    usable = all(
+        [
+            _content_problems(report, x, report.input, "input"),
+            _content_problems(report, y, report.output, "output"),
+        ]
+    )
     for s in (report.input, report.output):
         if s.sample_rate_hz != SAMPLE_RATE_HZ and not resample_rate:
-            report.errors.append(AudioError(
-                f"{s.path}: sample rate is {s.sample_rate_hz} Hz, {SAMPLE_RATE_HZ} Hz is "
-                "needed; pass --resample to convert it in memory, or export it at 44100 Hz"))
+            report.errors.append(
+                AudioError(
+                    f"{s.path}: sample rate is {s.sample_rate_hz} Hz, {SAMPLE_RATE_HZ} Hz is "
+                    "needed; pass --resample to convert it in memory, or export it at 44100 Hz"
+                )
+            )
             usable = False
     if not usable:
         return report
@@ -176,29 +204,39 @@ def check_pair(pair: Pair, resample_rate: bool = False, align: bool = False,
     y = resample(y, report.output.sample_rate_hz)
     diff = abs(len(x) - len(y))
     if diff > max(MAX_TRIM_S * SAMPLE_RATE_HZ, MAX_TRIM_FRACTION * max(len(x), len(y))):
-        report.errors.append(DatasetError(
-            f"{pair.output_path}: {len(y) / SAMPLE_RATE_HZ:.2f} s long, its input "
-            f"{pair.input_path.name} is {len(x) / SAMPLE_RATE_HZ:.2f} s; they differ by more "
-            "than 100 ms (and 1%): export both from the same selection"))
+        report.errors.append(
+            DatasetError(
+                f"{pair.output_path}: {len(y) / SAMPLE_RATE_HZ:.2f} s long, its input "
+                f"{pair.input_path.name} is {len(x) / SAMPLE_RATE_HZ:.2f} s; they differ by more "
+                "than 100 ms (and 1%): export both from the same selection"
+            )
+        )
         return report
     measured = report.latency_samples = estimate_latency(x, y)
     shift = 0
     if latency_samples is not None:
         shift = latency_samples
         if measured is not None and abs(measured - latency_samples) > MAX_LATENCY_SAMPLES:
-            report.warnings.append(f"{pair.output_path}: --latency {latency_samples} given, "
-                                   f"but the output measures {measured} samples late")
+            report.warnings.append(
+                f"{pair.output_path}: --latency {latency_samples} given, "
+                f"but the output measures {measured} samples late"
+            )
     elif measured is None:
-        report.warnings.append(f"{pair.output_path}: latency cannot be measured (no linear "
-                               "relation to the input); assumed 0, pass --latency N if known")
+        report.warnings.append(
+            f"{pair.output_path}: latency cannot be measured (no linear "
+            "relation to the input); assumed 0, pass --latency N if known"
+        )
     elif align:
         shift = measured
     elif abs(measured) > MAX_LATENCY_SAMPLES:
         how = "lags" if measured > 0 else "leads"
-        report.errors.append(DatasetError(
-            f"{pair.output_path}: {how} its input by {abs(measured)} samples "
-            f"({1000 * abs(measured) / SAMPLE_RATE_HZ:.2f} ms); a causal model cannot learn that: "
-            f"pass --align to remove it or --latency {measured} to set it"))
+        report.errors.append(
+            DatasetError(
+                f"{pair.output_path}: {how} its input by {abs(measured)} samples "
+                f"({1000 * abs(measured) / SAMPLE_RATE_HZ:.2f} ms); a causal model cannot learn that: "
+                f"pass --align to remove it or --latency {measured} to set it"
+            )
+        )
         return report
     if shift > 0:
         y = y[shift:]
@@ -217,17 +255,28 @@ def _every_pair(data_dir: Path) -> list[Pair]:
         return find_pairs(data_dir)
     except DatasetError:
         out = data_dir / "output"
-        names = sorted({p.stem for p in out.glob("*.wav")} | {
-            p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")}) \
-            if out.is_dir() else []
+        names = (
+            sorted(
+                {p.stem for p in out.glob("*.wav")}
+                | {p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")}
+            )
+            if out.is_dir()
+            else []
+        )
         if len(names) < 2:
             raise
         return [pair for name in names for pair in find_pairs(data_dir, name)]
 
 
-def check_dataset(data_dir: str | Path, output_name: str = "", resample: bool = False,
-                  align: bool = False, latency_samples: int | None = None,
-                  raise_errors: bool = True, all_outputs: bool = False) -> DatasetReport:
+def check_dataset(
+    data_dir: str | Path,
+    output_name: str = "",
+    resample: bool = False,
+    align: bool = False,
+    latency_samples: int | None = None,
+    raise_errors: bool = True,
+    all_outputs: bool = False,
+) -> DatasetReport:
     """Check every pair of a dataset and return corrected arrays plus warnings.
 
     ``latency_samples`` set means "the output lags by this much": it is removed and not
@@ -241,14 +290,17 @@ def check_dataset(data_dir: str | Path, output_name: str = "", resample: bool = 
     report = DatasetReport(root, dataset_name(root, pairs), reports)
     multi = [str(s.path) for r in reports for s in (r.input, r.output) if s and s.channels > 1]
     if multi:
-        report.warnings.append(f"{len(multi)} file(s) have several channels (first: {multi[0]}); "
-                               "only the first channel is used")
+        report.warnings.append(
+            f"{len(multi)} file(s) have several channels (first: {multi[0]}); "
+            "only the first channel is used"
+        )
     if not report.errors:
         total_s = sum(len(r.x) for r in reports) / SAMPLE_RATE_HZ
         if total_s < MIN_DURATION_S:
             report.warnings.append(
                 f"{report.data_dir}: only {total_s:.1f} s of audio; the model will overfit and "
-                f"the test score rests on {0.1 * total_s:.1f} s: record 30 s or more")
+                f"the test score rests on {0.1 * total_s:.1f} s: record 30 s or more"
+            )
     if raise_errors:
         report.raise_for_errors()
     return report
@@ -261,9 +313,13 @@ def print_report(report: DatasetReport, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title=f"{report.data_dir}: {len(report.pairs)} pair(s)", box=box.SIMPLE_HEAD,
-                  caption="levels in dBFS; latency in samples (*: --align/--latency removed it)",
-                  collapse_padding=True, pad_edge=False)
+    table = Table(
+        title=f"{report.data_dir}: {len(report.pairs)} pair(s)",
+        box=box.SIMPLE_HEAD,
+        caption="levels in dBFS; latency in samples (*: --align/--latency removed it)",
+        collapse_padding=True,
+        pad_edge=False,
+    )
     table.add_column("file", overflow="fold", min_width=14)
     for col in ("s", "Hz/ch", "peak/RMS", "DC", "clipped", "latency", "verdict"):
         table.add_column(col, justify="left" if col == "verdict" else "right", no_wrap=True)
@@ -277,17 +333,30 @@ def print_report(report: DatasetReport, console=None) -> None:
             shown = r.pair.input_path
             path = r.pair.output_path if is_out else r.pair.input_path
             folder = report.data_dir / role
-            name = f"{role[:3]} " + (path.relative_to(folder).as_posix()
-                                     if path.is_relative_to(folder) else str(path))
-            latency = "" if not is_out else "?" if r.latency_samples is None else \
-                f"{r.latency_samples}" + ("*" if r.shift_samples else "")
+            name = f"{role[:3]} " + (
+                path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+            )
+            latency = (
+                ""
+                if not is_out
+                else "?"
+                if r.latency_samples is None
+                else f"{r.latency_samples}" + ("*" if r.shift_samples else "")
+            )
             verdict = f"[{colours[r.verdict]}]{r.verdict}[/]" if is_out else ""
             if s is None:
                 table.add_row(name, *[""] * 6, verdict)
                 continue
-            table.add_row(name, f"{s.duration_s:.2f}", f"{s.sample_rate_hz}/{s.channels}",
-                          f"{s.peak_dbfs:.1f}/{s.rms_dbfs:.1f}", f"{s.dc_offset:+.3f}",
-                          str(s.clipped_samples), latency, verdict)
+            table.add_row(
+                name,
+                f"{s.duration_s:.2f}",
+                f"{s.sample_rate_hz}/{s.channels}",
+                f"{s.peak_dbfs:.1f}/{s.rms_dbfs:.1f}",
+                f"{s.dc_offset:+.3f}",
+                str(s.clipped_samples),
+                latency,
+                verdict,
+            )
     console.print(table)
     for e in report.errors:
         console.print(f"[red]error[/]: {e}", highlight=False)
@@ -309,7 +378,10 @@ def plot_report(report: DatasetReport, path: str | Path | None = None) -> Path:
         if x is None:  # unusable pair: show the raw files, NaN as 0
             x = np.nan_to_num(read_first_channel(r.pair.input_path)[0]) if r.input else None
             y = np.nan_to_num(read_first_channel(r.pair.output_path)[0]) if r.output else None
-        wave, spec = fig.add_subplot(len(shown), 2, 2 * row + 1), fig.add_subplot(len(shown), 2, 2 * row + 2)
+        wave, spec = (
+            fig.add_subplot(len(shown), 2, 2 * row + 1),
+            fig.add_subplot(len(shown), 2, 2 * row + 2),
+        )
         for label, a, s in (("output", y, r.output), ("input", x, r.input)):
             if a is None or not len(a):
                 continue

@@ -46,8 +46,11 @@ def parse_knob(text: str, chain: Chain) -> Knob:
     if not sep or not key.strip() or not spec.strip():
         raise EffectError(f"--knob {text!r}: write param=start:stop:count, e.g. drive_db=0:30:7")
     effect, _, param = key.strip().rpartition(".")
-    found = [i for i, s in enumerate(chain.stages)
-             if param in s.kwargs and (not effect or s.name == effect)]
+    found = [
+        i
+        for i, s in enumerate(chain.stages)
+        if param in s.kwargs and (not effect or s.name == effect)
+    ]
     if not found and any(s.is_plugin for s in chain.stages):
         found = [i for i, s in enumerate(chain.stages) if s.is_plugin]
     if len(found) != 1:
@@ -61,8 +64,10 @@ def parse_knob(text: str, chain: Chain) -> Knob:
         else:
             values = [float(v) for v in spec.split(",")]
     except ValueError:
-        raise EffectError(f"--knob {text!r}: values must be start:stop:count or a comma "
-                          "list of numbers, e.g. drive_db=0:30:7") from None
+        raise EffectError(
+            f"--knob {text!r}: values must be start:stop:count or a comma "
+            "list of numbers, e.g. drive_db=0:30:7"
+        ) from None
     if not values or len(values) > 101:
         raise EffectError(f"--knob {text!r}: between 1 and 101 values are allowed")
     knob = Knob(found[0], param, tuple(float(v) for v in values))
@@ -79,8 +84,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_outputs(data_dir: str | os.PathLike, effect: str | os.PathLike, name: str = "",
-                 force: bool = False, knob: str | None = None) -> list[Path]:
+def make_outputs(
+    data_dir: str | os.PathLike,
+    effect: str | os.PathLike,
+    name: str = "",
+    force: bool = False,
+    knob: str | None = None,
+) -> list[Path]:
     """Render every ``input/*.wav`` through ``effect``; returns the wav and json paths written.
 
     Refuses to replace an existing output (or its json) unless ``force``. Inputs are rendered
@@ -94,8 +104,11 @@ def make_outputs(data_dir: str | os.PathLike, effect: str | os.PathLike, name: s
     if not name or name.startswith(".") or any(c in name for c in "/\\"):
         raise DatasetError(f"--name {name!r}: a plain file name is needed, e.g. --name fuzz")
     k = parse_knob(knob, chain) if knob else None
-    variants = [(name, chain, None)] if k is None else [
-        (f"{name}_{k.param}={v:g}", k.apply(chain, v), v) for v in k.values]
+    variants = (
+        [(name, chain, None)]
+        if k is None
+        else [(f"{name}_{k.param}={v:g}", k.apply(chain, v), v) for v in k.values]
+    )
     single = len(inputs) == 1
 
     def target(out: str, x: Path) -> Path:
@@ -104,23 +117,37 @@ def make_outputs(data_dir: str | os.PathLike, effect: str | os.PathLike, name: s
     for out, _, _ in variants:
         for p in [target(out, x) for x in inputs] + [root / "output" / f"{out}.json"]:
             if p.exists() and not force:
-                raise DatasetError(f"{p}: already exists; pass --force to replace it or "
-                                   "--name to make another output")
+                raise DatasetError(
+                    f"{p}: already exists; pass --force to replace it or "
+                    "--name to make another output"
+                )
     audio = [(x, read_wav(x, expected_rate_hz=None), info(x).sample_rate_hz) for x in inputs]
-    sources = [{"input": f"input/{x.name}", "sha256": _sha256(x), "sample_rate_hz": rate}
-               for x, _, rate in audio]
+    sources = [
+        {"input": f"input/{x.name}", "sha256": _sha256(x), "sample_rate_hz": rate}
+        for x, _, rate in audio
+    ]
     written: list[Path] = []
     for out, variant, value in variants:
         outputs = []
         for x, samples, rate in audio:
             written.append(write_wav(target(out, x), variant(samples, rate), rate))
             outputs.append(target(out, x).relative_to(root).as_posix())
-        record = {"name": out, "effect": chain_to_dict(variant), "neuralfx_version": __version__,
-                  "sources": [{**s, "output": o} for s, o in zip(sources, outputs)]}
+        record = {
+            "name": out,
+            "effect": chain_to_dict(variant),
+            "neuralfx_version": __version__,
+            "sources": [{**s, "output": o} for s, o in zip(sources, outputs)],
+        }
         if k is not None:
-            record["knob"] = {"effect": variant.stages[k.stage].name, "stage": k.stage,
-                              "param": k.param, "value": value, "values": list(k.values),
-                              "outputs": [v[0] for v in variants]}
-        written.append(write_text_atomic(root / "output" / f"{out}.json",
-                                         json.dumps(record, indent=2) + "\n"))
+            record["knob"] = {
+                "effect": variant.stages[k.stage].name,
+                "stage": k.stage,
+                "param": k.param,
+                "value": value,
+                "values": list(k.values),
+                "outputs": [v[0] for v in variants],
+            }
+        written.append(
+            write_text_atomic(root / "output" / f"{out}.json", json.dumps(record, indent=2) + "\n")
+        )
     return written

@@ -12,8 +12,14 @@ from .errors import DatasetError
 CLEAN_NAME = "clean_signal"
 
 
-def init_dataset(data_dir: str | Path, effect: str = "softclip", name: str = "", seed: int = 0,
-                 duration_s: float = 180.0, force: bool = False) -> dict[str, Path]:
+def init_dataset(
+    data_dir: str | Path,
+    effect: str = "softclip",
+    name: str = "",
+    seed: int = 0,
+    duration_s: float = 180.0,
+    force: bool = False,
+) -> dict[str, Path]:
     """Create ``DATA/input/clean_signal.wav``, ``DATA/output/<name>.wav`` and ``DATA/guitar.wav``.
 
     An existing clean input is reused, never rewritten (it is the user's input from then on);
@@ -28,17 +34,24 @@ def init_dataset(data_dir: str | Path, effect: str = "softclip", name: str = "",
     clean_path = root / "input" / f"{CLEAN_NAME}.wav"
     out_path = root / "output" / f"{name}.wav"
     if out_path.exists() and not force:
-        raise DatasetError(f"{out_path}: already exists; pass --force to replace it "
-                           "or --name to make another output")
+        raise DatasetError(
+            f"{out_path}: already exists; pass --force to replace it "
+            "or --name to make another output"
+        )
     if clean_path.exists():
         from .audio import read_wav
+
         clean = read_wav(clean_path)
     else:
         clean = clean_signal(seed=seed, duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ)
         write_wav(clean_path, clean)
     write_wav(out_path, chain(clean, SAMPLE_RATE_HZ))
-    spec = {"effect": str(chain), "seed": seed, "neuralfx_version": __version__,
-            "input": clean_path.name}
+    spec = {
+        "effect": str(chain),
+        "seed": seed,
+        "neuralfx_version": __version__,
+        "input": clean_path.name,
+    }
     write_text_atomic(out_path.with_suffix(".json"), json.dumps(spec, indent=2) + "\n")
     guitar_path = root / "guitar.wav"
     if not guitar_path.exists():

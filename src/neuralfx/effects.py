@@ -14,8 +14,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pedalboard as pb
@@ -91,7 +92,9 @@ class EffectSpec:
         for key in given:
             if key not in names:
                 raise EffectError(_unknown("parameter", key, names, f" for {self.name}"))
-        return {p.name: _check_value(self.name, p, given.get(p.name, p.default)) for p in self.params}
+        return {
+            p.name: _check_value(self.name, p, given.get(p.name, p.default)) for p in self.params
+        }
 
     def __call__(self, audio: np.ndarray, sample_rate_hz: float, **params: Any) -> np.ndarray:
         return self.function(as_mono(audio), float(sample_rate_hz), **self.resolve(params))
@@ -118,8 +121,9 @@ def _effect(family: str, **ranges: tuple[float, float]):
 
 def _check_value(effect: str, p: ParamSpec, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EffectError(f"{effect}: {p.name}={value!r} is not a number; "
-                          f"write e.g. {p.name}={p.default}")
+        raise EffectError(
+            f"{effect}: {p.name}={value!r} is not a number; write e.g. {p.name}={p.default}"
+        )
     if p.kind is int:
         if float(value) != int(value):
             raise EffectError(f"{effect}: {p.name}={value} must be a whole number")
@@ -128,8 +132,10 @@ def _check_value(effect: str, p: ParamSpec, value: Any) -> float | int:
         value = float(value)
     if not (p.minimum <= value <= p.maximum) or not math.isfinite(value):
         unit = f" {p.unit}" if p.unit else ""
-        raise EffectError(f"{effect}: {p.name}={value} is outside {p.minimum:g}..{p.maximum:g}"
-                          f"{unit}; pick a value inside that range")
+        raise EffectError(
+            f"{effect}: {p.name}={value} is outside {p.minimum:g}..{p.maximum:g}"
+            f"{unit}; pick a value inside that range"
+        )
     return value
 
 
@@ -159,15 +165,19 @@ def _db(value_db: float) -> float:
 
 def _nyquist_check(name: str, freq_hz: float, sample_rate_hz: float) -> None:
     if freq_hz >= 0.49 * sample_rate_hz:
-        raise EffectError(f"{name}={freq_hz:g} Hz is too close to Nyquist ({sample_rate_hz / 2:g} "
-                          f"Hz at {sample_rate_hz:g} Hz); lower it")
+        raise EffectError(
+            f"{name}={freq_hz:g} Hz is too close to Nyquist ({sample_rate_hz / 2:g} "
+            f"Hz at {sample_rate_hz:g} Hz); lower it"
+        )
 
 
-def biquad_sos(kind: str, freq_hz: float, sample_rate_hz: float, q: float,
-               gain_db: float = 0.0) -> np.ndarray:
+def biquad_sos(
+    kind: str, freq_hz: float, sample_rate_hz: float, q: float, gain_db: float = 0.0
+) -> np.ndarray:
     """RBJ Audio-EQ-Cookbook biquad as a (1, 6) second-order section for ``sosfilt``."""
-    _nyquist_check("cutoff_hz" if "pass" in kind or "shelf" in kind else "centre_hz",
-                   freq_hz, sample_rate_hz)
+    _nyquist_check(
+        "cutoff_hz" if "pass" in kind or "shelf" in kind else "centre_hz", freq_hz, sample_rate_hz
+    )
     w0 = 2.0 * math.pi * freq_hz / sample_rate_hz
     cw, alpha = math.cos(w0), math.sin(w0) / (2.0 * q)
     a = 10.0 ** (gain_db / 40.0)
@@ -182,15 +192,27 @@ def biquad_sos(kind: str, freq_hz: float, sample_rate_hz: float, q: float,
         b = [1 + alpha * a, -2 * cw, 1 - alpha * a]
         den = [1 + alpha / a, -2 * cw, 1 - alpha / a]
     elif kind == "lowshelf":
-        b = [a * ((a + 1) - (a - 1) * cw + sa), 2 * a * ((a - 1) - (a + 1) * cw),
-             a * ((a + 1) - (a - 1) * cw - sa)]
-        den = [(a + 1) + (a - 1) * cw + sa, -2 * ((a - 1) + (a + 1) * cw),
-               (a + 1) + (a - 1) * cw - sa]
+        b = [
+            a * ((a + 1) - (a - 1) * cw + sa),
+            2 * a * ((a - 1) - (a + 1) * cw),
+            a * ((a + 1) - (a - 1) * cw - sa),
+        ]
+        den = [
+            (a + 1) + (a - 1) * cw + sa,
+            -2 * ((a - 1) + (a + 1) * cw),
+            (a + 1) + (a - 1) * cw - sa,
+        ]
     elif kind == "highshelf":
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw),
-             a * ((a + 1) + (a - 1) * cw - sa)]
-        den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw),
-               (a + 1) - (a - 1) * cw - sa]
+        b = [
+            a * ((a + 1) + (a - 1) * cw + sa),
+            -2 * a * ((a - 1) + (a + 1) * cw),
+            a * ((a + 1) + (a - 1) * cw - sa),
+        ]
+        den = [
+            (a + 1) - (a - 1) * cw + sa,
+            2 * ((a - 1) - (a + 1) * cw),
+            (a + 1) - (a - 1) * cw - sa,
+        ]
     else:
         raise EffectError(f"unknown biquad kind {kind!r}")
     return np.array([b + den], dtype=np.float64) / den[0]
@@ -246,8 +268,16 @@ def resonant(audio, sample_rate_hz, cutoff_hz=1000.0, q=8.0):
 def ladder(audio, sample_rate_hz, cutoff_hz=1000.0, resonance=0.5, drive_db=0.0):
     """Moog-style 24 dB/octave ladder low-pass (pedalboard.LadderFilter)."""
     _nyquist_check("cutoff_hz", cutoff_hz, sample_rate_hz)
-    return _pedal(pb.LadderFilter(mode=pb.LadderFilter.Mode.LPF24, cutoff_hz=cutoff_hz,
-                                  resonance=resonance, drive=_db(drive_db)), audio, sample_rate_hz)
+    return _pedal(
+        pb.LadderFilter(
+            mode=pb.LadderFilter.Mode.LPF24,
+            cutoff_hz=cutoff_hz,
+            resonance=resonance,
+            drive=_db(drive_db),
+        ),
+        audio,
+        sample_rate_hz,
+    )
 
 
 @_effect("nonlinear")
@@ -313,61 +343,101 @@ def clipping(audio, sample_rate_hz, threshold_db=-6.0):
 
 
 @_effect("dynamics", threshold_db=(-60.0, 0.0))
-def compressor(audio, sample_rate_hz, threshold_db=-20.0, ratio=4.0, attack_ms=1.0,
-               release_ms=100.0, makeup_db=0.0):
+def compressor(
+    audio,
+    sample_rate_hz,
+    threshold_db=-20.0,
+    ratio=4.0,
+    attack_ms=1.0,
+    release_ms=100.0,
+    makeup_db=0.0,
+):
     """pedalboard.Compressor, then makeup_db of gain."""
-    fx = pb.Compressor(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
-                       release_ms=release_ms)
+    fx = pb.Compressor(
+        threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms
+    )
     return _pedal(fx, audio, sample_rate_hz) * np.float32(_db(makeup_db))
 
 
 @_effect("dynamics", threshold_db=(-60.0, 0.0))
 def limiter(audio, sample_rate_hz, threshold_db=-10.0, release_ms=100.0):
     """pedalboard.Limiter: limit at threshold_db, then -threshold_db of make-up (peaks at 0 dBFS)."""
-    return _pedal(pb.Limiter(threshold_db=threshold_db, release_ms=release_ms), audio,
-                  sample_rate_hz)
+    return _pedal(
+        pb.Limiter(threshold_db=threshold_db, release_ms=release_ms), audio, sample_rate_hz
+    )
 
 
 @_effect("dynamics")
 def gate(audio, sample_rate_hz, threshold_db=-40.0, ratio=10.0, attack_ms=1.0, release_ms=100.0):
     """pedalboard.NoiseGate: attenuates what falls below threshold_db."""
-    return _pedal(pb.NoiseGate(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
-                               release_ms=release_ms), audio, sample_rate_hz)
+    return _pedal(
+        pb.NoiseGate(
+            threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms
+        ),
+        audio,
+        sample_rate_hz,
+    )
 
 
 @_effect("time", feedback=(-0.95, 0.95))
-def chorus(audio, sample_rate_hz, rate_hz=1.0, depth=0.25, centre_delay_ms=7.0, feedback=0.0,
-           mix=0.5):
+def chorus(
+    audio, sample_rate_hz, rate_hz=1.0, depth=0.25, centre_delay_ms=7.0, feedback=0.0, mix=0.5
+):
     """pedalboard.Chorus (LFO starts at the same phase on every call)."""
-    return _pedal(pb.Chorus(rate_hz=rate_hz, depth=depth, centre_delay_ms=centre_delay_ms,
-                            feedback=feedback, mix=mix), audio, sample_rate_hz)
+    return _pedal(
+        pb.Chorus(
+            rate_hz=rate_hz,
+            depth=depth,
+            centre_delay_ms=centre_delay_ms,
+            feedback=feedback,
+            mix=mix,
+        ),
+        audio,
+        sample_rate_hz,
+    )
 
 
 @_effect("time", feedback=(-0.95, 0.95), centre_hz=(50.0, 10000.0))
-def phaser(audio, sample_rate_hz, rate_hz=1.0, depth=0.5, centre_hz=1300.0, feedback=0.0,
-           mix=0.5):
+def phaser(audio, sample_rate_hz, rate_hz=1.0, depth=0.5, centre_hz=1300.0, feedback=0.0, mix=0.5):
     """pedalboard.Phaser."""
-    return _pedal(pb.Phaser(rate_hz=rate_hz, depth=depth, centre_frequency_hz=centre_hz,
-                            feedback=feedback, mix=mix), audio, sample_rate_hz)
+    return _pedal(
+        pb.Phaser(
+            rate_hz=rate_hz, depth=depth, centre_frequency_hz=centre_hz, feedback=feedback, mix=mix
+        ),
+        audio,
+        sample_rate_hz,
+    )
 
 
 @_effect("time", delay_ms=(1.0, 5000.0))
 def delay(audio, sample_rate_hz, delay_ms=250.0, feedback=0.3, mix=0.5):
     """pedalboard.Delay: echoes every delay_ms; the tail past the input's end is cut."""
-    return _pedal(pb.Delay(delay_seconds=delay_ms / 1000.0, feedback=feedback, mix=mix), audio,
-                  sample_rate_hz)
+    return _pedal(
+        pb.Delay(delay_seconds=delay_ms / 1000.0, feedback=feedback, mix=mix), audio, sample_rate_hz
+    )
 
 
 @_effect("time")
 def reverb(audio, sample_rate_hz, room_size=0.5, damping=0.5, wet_level=0.33, dry_level=0.4):
     """pedalboard.Reverb (Freeverb); the tail past the input's end is cut."""
-    return _pedal(pb.Reverb(room_size=room_size, damping=damping, wet_level=wet_level,
-                            dry_level=dry_level), audio, sample_rate_hz)
+    return _pedal(
+        pb.Reverb(room_size=room_size, damping=damping, wet_level=wet_level, dry_level=dry_level),
+        audio,
+        sample_rate_hz,
+    )
 
 
 @_effect("preset", drive_db=(0.0, 48.0), cabinet_hz=(2000.0, 8000.0))
-def amp(audio, sample_rate_hz, drive_db=24.0, bass_db=0.0, mid_db=0.0, treble_db=0.0,
-        cabinet_hz=4500.0, level_db=-6.0):
+def amp(
+    audio,
+    sample_rate_hz,
+    drive_db=24.0,
+    bass_db=0.0,
+    mid_db=0.0,
+    treble_db=0.0,
+    cabinet_hz=4500.0,
+    level_db=-6.0,
+):
     """Amp-like chain: 80 Hz high-pass, asymmetric drive, bass/mid/treble EQ, cabinet low-pass.
 
     The cabinet is two cascaded biquads (24 dB/octave) plus a 100 Hz bump, the way a closed
@@ -375,14 +445,16 @@ def amp(audio, sample_rate_hz, drive_db=24.0, bass_db=0.0, mid_db=0.0, treble_db
     """
     x = highpass(audio, sample_rate_hz, cutoff_hz=80.0, q=0.7071)
     x = diode(x, sample_rate_hz, drive_db=drive_db, asymmetry=1.5)
-    sos = np.vstack([
-        biquad_sos("lowshelf", 120.0, sample_rate_hz, 0.7071, bass_db),
-        biquad_sos("peaking", 700.0, sample_rate_hz, 0.8, mid_db - 3.0),  # the tone-stack scoop
-        biquad_sos("highshelf", 2500.0, sample_rate_hz, 0.7071, treble_db),
-        biquad_sos("peaking", 100.0, sample_rate_hz, 1.0, 3.0),
-        biquad_sos("lowpass", cabinet_hz, sample_rate_hz, 0.7071),
-        biquad_sos("lowpass", cabinet_hz, sample_rate_hz, 0.7071),
-    ])
+    sos = np.vstack(
+        [
+            biquad_sos("lowshelf", 120.0, sample_rate_hz, 0.7071, bass_db),
+            biquad_sos("peaking", 700.0, sample_rate_hz, 0.8, mid_db - 3.0),  # the tone-stack scoop
+            biquad_sos("highshelf", 2500.0, sample_rate_hz, 0.7071, treble_db),
+            biquad_sos("peaking", 100.0, sample_rate_hz, 1.0, 3.0),
+            biquad_sos("lowpass", cabinet_hz, sample_rate_hz, 0.7071),
+            biquad_sos("lowpass", cabinet_hz, sample_rate_hz, 0.7071),
+        ]
+    )
     y = signal.sosfilt(sos, x.astype(np.float64)) * _db(level_db)
     return y.astype(np.float32)
 
@@ -390,4 +462,3 @@ def amp(audio, sample_rate_hz, drive_db=24.0, bass_db=0.0, mid_db=0.0, treble_db
 def _pedal(fx: pb.Plugin, audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
     y = fx(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate_hz), reset=True)
     return np.asarray(y, dtype=np.float32).reshape(-1)[: len(audio)]
-

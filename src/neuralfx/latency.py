@@ -14,8 +14,12 @@ from scipy import fft, ndimage, signal
 from .audio import SAMPLE_RATE_HZ
 
 
-def estimate_latency(x: np.ndarray, y: np.ndarray, max_lag_samples: int = SAMPLE_RATE_HZ,
-                     analyse_samples: int = 60 * SAMPLE_RATE_HZ) -> int | None:
+def estimate_latency(
+    x: np.ndarray,
+    y: np.ndarray,
+    max_lag_samples: int = SAMPLE_RATE_HZ,
+    analyse_samples: int = 60 * SAMPLE_RATE_HZ,
+) -> int | None:
     """Samples by which ``y`` lags ``x`` (negative: it leads), or None when unmeasurable.
 
     Three steps. Loudness envelopes, which any distortion keeps in time, give the lag to
@@ -42,12 +46,14 @@ def estimate_latency(x: np.ndarray, y: np.ndarray, max_lag_samples: int = SAMPLE
         return ndimage.uniform_filter1d(v, 129, mode="nearest")
 
     coherence = np.abs(smooth(cross.real) + 1j * smooth(cross.imag)) ** 2 / np.maximum(
-        smooth(np.abs(spec_x) ** 2) * smooth(np.abs(spec_y) ** 2), 1e-300)
+        smooth(np.abs(spec_x) ** 2) * smooth(np.abs(spec_y) ** 2), 1e-300
+    )
     # Capped at 0.5 the weight c/(1-c) stays within [0, 1]: uncapped, a few tonal bins (whose
     # smoothed coherence is near 1 at any lag) dominate and repeated notes alias.
     coherence = np.minimum(coherence, 0.5)
-    corr = fft.irfft(cross * coherence / (1.0 - coherence) / np.maximum(mag, 1e-12 * mag.max()),
-                     nfft)
+    corr = fft.irfft(
+        cross * coherence / (1.0 - coherence) / np.maximum(mag, 1e-12 * mag.max()), nfft
+    )
     lags = np.arange(-min(max_lag_samples, n - 1), min(max_lag_samples, n - 1) + 1)
     window = np.abs(corr[lags])  # negative lags wrap to the end of the circular correlation
     centre = _envelope_lag(a, b, int(lags[-1]))
@@ -71,8 +77,10 @@ def _envelope_lag(x: np.ndarray, y: np.ndarray, max_lag_samples: int) -> int | N
     frames = min(len(x), len(y)) // _HOP
     if frames < 16:
         return None
-    ex, ey = (np.log10(np.mean(v[: frames * _HOP].reshape(frames, _HOP) ** 2, axis=1) + 1e-10)
-              for v in (x, y))
+    ex, ey = (
+        np.log10(np.mean(v[: frames * _HOP].reshape(frames, _HOP) ** 2, axis=1) + 1e-10)
+        for v in (x, y)
+    )
     ex, ey = ex - ex.mean(), ey - ey.mean()
     norm = np.linalg.norm(ex) * np.linalg.norm(ey)
     if norm == 0.0:
@@ -108,8 +116,8 @@ def _excess_delay(x: np.ndarray, y: np.ndarray, lag: int, nperseg: int = 4096) -
     # Bins without signal carry no magnitude information: interpolate over them.
     log_mag = np.interp(k, k[good], np.log(np.maximum(np.abs(h[good]), 1e-12)))
     cep = fft.irfft(log_mag, nperseg)  # real cepstrum -> fold -> minimum-phase log spectrum
-    cep[1: nperseg // 2] *= 2.0
-    cep[nperseg // 2 + 1:] = 0.0
+    cep[1 : nperseg // 2] *= 2.0
+    cep[nperseg // 2 + 1 :] = 0.0
     delays = np.arange(-40.0, 40.0001, 0.05)
     steer = np.exp(1j * np.outer(delays, 2.0 * np.pi * k / nperseg))
     best_score, best_delay = -np.inf, 0.0

@@ -18,7 +18,7 @@ def esr(target: np.ndarray, prediction: np.ndarray) -> float:
     """Error-to-signal ratio sum((y - ŷ)²) / sum(y²) of two arrays (the honest metric)."""
     target = np.asarray(target, dtype=np.float64)
     prediction = np.asarray(prediction, dtype=np.float64)
-    return float(np.sum((target - prediction) ** 2) / (np.sum(target ** 2) + _EPS))
+    return float(np.sum((target - prediction) ** 2) / (np.sum(target**2) + _EPS))
 
 
 class PreEmphasis(nn.Module):
@@ -44,7 +44,7 @@ class ESRLoss(nn.Module):
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         p, t = self.pre(prediction), self.pre(target)
-        return torch.sum((t - p) ** 2) / (torch.sum(t ** 2) + _EPS)
+        return torch.sum((t - p) ** 2) / (torch.sum(t**2) + _EPS)
 
 
 class DCLoss(nn.Module):
@@ -52,14 +52,15 @@ class DCLoss(nn.Module):
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         diff = torch.mean(target - prediction, dim=1)
-        return torch.mean(diff ** 2) / (torch.mean(target ** 2) + _EPS)
+        return torch.mean(diff**2) / (torch.mean(target**2) + _EPS)
 
 
 class EffectLoss(nn.Module):
     """``esr_weight * ESR(pre-emphasised) + dc_weight * DC``."""
 
-    def __init__(self, esr_weight: float = 0.75, dc_weight: float = 0.25,
-                 pre_emphasis: float = 0.85):
+    def __init__(
+        self, esr_weight: float = 0.75, dc_weight: float = 0.25, pre_emphasis: float = 0.85
+    ):
         super().__init__()
         self.esr_weight, self.dc_weight = esr_weight, dc_weight
         self.esr = ESRLoss(pre_emphasis)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from statistics import median
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.colors import LogNorm
@@ -31,7 +32,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _plain_log_labels(axis) -> None:
-    """"0.01" and "300" instead of 10^-2 and 3x10^2; on an axis spanning less than a decade
+    """ "0.01" and "300" instead of 10^-2 and 3x10^2; on an axis spanning less than a decade
     or so, a few minor ticks (2, 3, 5 x 10^n) are labelled too, so it has some numbers."""
     lo, hi = sorted(axis.get_view_interval())
     plain = FuncFormatter(lambda v, _: f"{v:g}")
@@ -59,8 +60,9 @@ def esr_heatmap(rows: list[dict[str, Any]], path: Path, title: str = "test ESR")
         finite = [v for v in vals if math.isfinite(v) and v > 0]
         if finite:
             grid[effects.index(e), configs.index(c)] = median(finite)
-    fig = Figure(figsize=(1.0 + 0.95 * len(configs), 0.9 + 0.5 * len(effects)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(1.0 + 0.95 * len(configs), 0.9 + 0.5 * len(effects)), layout="constrained"
+    )
     ax = fig.add_subplot()
     ok = grid[np.isfinite(grid)]
     lo, hi = (ok.min(), ok.max()) if ok.size else (1e-3, 1.0)
@@ -72,13 +74,16 @@ def esr_heatmap(rows: list[dict[str, Any]], path: Path, title: str = "test ESR")
             v = grid[i, j]
             text = "-" if not np.isfinite(v) else f"{v:.2g}" if v < 0.01 else f"{v:.3f}"
             dark = np.isfinite(v) and norm(v) > 0.55
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+            )
     ax.set_xticks(range(len(configs)), configs, rotation=35, ha="right", fontsize=9)
     ax.set_yticks(range(len(effects)), effects, fontsize=9)
     seeds = max((len(v) for v in cells.values()), default=1)
-    ax.set_title(title + (f" (median of {seeds} seeds)" if seeds > 1 else "") + ", lower is better",
-                 fontsize=10)
+    ax.set_title(
+        title + (f" (median of {seeds} seeds)" if seeds > 1 else "") + ", lower is better",
+        fontsize=10,
+    )
     bar = fig.colorbar(im, ax=ax, label="test ESR (log scale)", shrink=0.9)
     _plain_log_labels(bar.ax.yaxis)
     return _save(fig, path)
@@ -86,6 +91,7 @@ def esr_heatmap(rows: list[dict[str, Any]], path: Path, title: str = "test ESR")
 
 def _cmap(name: str):
     from matplotlib import colormaps
+
     return colormaps[name].with_extremes(bad="#dddddd")  # grey: runs missing or failed
 
 
@@ -98,13 +104,25 @@ def esr_vs_parameters(rows: list[dict[str, Any]], path: Path) -> Path:
     colours = _cmap("tab10" if len(effects) <= 10 else "tab20")
     for i, effect in enumerate(effects):
         for j, model in enumerate(models):
-            pts = sorted((r["parameters"], r["test_esr"]) for r in rows
-                         if r["effect"] == effect and r["model"] == model
-                         and math.isfinite(r["test_esr"]) and r["test_esr"] > 0)
+            pts = sorted(
+                (r["parameters"], r["test_esr"])
+                for r in rows
+                if r["effect"] == effect
+                and r["model"] == model
+                and math.isfinite(r["test_esr"])
+                and r["test_esr"] > 0
+            )
             if pts:
                 x, y = zip(*pts)
-                ax.plot(x, y, marker=_MARKERS[j % len(_MARKERS)], color=colours(i % colours.N),
-                        linewidth=1, markersize=6, alpha=0.85)
+                ax.plot(
+                    x,
+                    y,
+                    marker=_MARKERS[j % len(_MARKERS)],
+                    color=colours(i % colours.N),
+                    linewidth=1,
+                    markersize=6,
+                    alpha=0.85,
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.margins(0.08)
@@ -113,18 +131,28 @@ def esr_vs_parameters(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("parameters")
     ax.set_ylabel("test ESR (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
-    handles = [ax.plot([], [], color=colours(i % colours.N), linewidth=3)[0]
-               for i in range(len(effects))]
-    handles += [ax.plot([], [], color="grey", linestyle="", marker=_MARKERS[j % len(_MARKERS)])[0]
-                for j in range(len(models))]
-    ax.legend(handles, [*effects, *models], loc="center left", bbox_to_anchor=(1.01, 0.5),
-              fontsize=8, frameon=False)
+    handles = [
+        ax.plot([], [], color=colours(i % colours.N), linewidth=3)[0] for i in range(len(effects))
+    ]
+    handles += [
+        ax.plot([], [], color="grey", linestyle="", marker=_MARKERS[j % len(_MARKERS)])[0]
+        for j in range(len(models))
+    ]
+    ax.legend(
+        handles,
+        [*effects, *models],
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_title("test ESR against model size", fontsize=10)
     return _save(fig, path)
 
 
-def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]],
-                path: Path) -> Path:
+def loss_curves(
+    rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]], path: Path
+) -> Path:
     """Validation ESR per epoch: one panel per effect, one line per run."""
     effects = _ordered(r["effect"] for r in rows)
     ncols = min(4, len(effects))
@@ -140,18 +168,29 @@ def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]
     colours = _cmap("tab10" if len(labels) <= 10 else "tab20")
     for k, effect in enumerate(effects):
         ax = axes[k // ncols][k % ncols]
-        last = max((e["epoch"] for r, m in zip(rows, metrics) if r["effect"] == effect
-                    for e in m), default=0)
+        last = max(
+            (e["epoch"] for r, m in zip(rows, metrics) if r["effect"] == effect for e in m),
+            default=0,
+        )
         ax.set_xlim(-0.3, max(last, 1) + 0.3)  # one epoch still gets a readable axis
         for r, m in zip(rows, metrics):
-            vals = [(e["epoch"], e["val_esr"]) for e in m
-                    if math.isfinite(e["val_esr"]) and e["val_esr"] > 0]
+            vals = [
+                (e["epoch"], e["val_esr"])
+                for e in m
+                if math.isfinite(e["val_esr"]) and e["val_esr"] > 0
+            ]
             if r["effect"] != effect or not vals:
                 continue
             label = label_of(r)
             x, y = zip(*vals)
-            ax.plot(x, y, color=colours(labels.index(label) % colours.N), linewidth=1.2,
-                    marker="." if len(x) < 8 else None, label=label)
+            ax.plot(
+                x,
+                y,
+                color=colours(labels.index(label) % colours.N),
+                linewidth=1.2,
+                marker="." if len(x) < 8 else None,
+                label=label,
+            )
         ax.set_yscale("log")
         _plain_log_labels(ax.yaxis)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -162,14 +201,18 @@ def loss_curves(rows: list[dict[str, Any]], metrics: list[list[dict[str, float]]
     for k in range(len(effects), nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     axes[0][0].set_ylabel("validation ESR", fontsize=8)
-    handles = [axes[0][0].plot([], [], color=colours(i % colours.N))[0]
-               for i in range(len(labels))]
+    handles = [axes[0][0].plot([], [], color=colours(i % colours.N))[0] for i in range(len(labels))]
     fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
     return _save(fig, path)
 
 
-def spectrum(freq_hz: Sequence[float], target_db: Sequence[float],
-             prediction_db: Sequence[float], path: Path, title: str) -> Path:
+def spectrum(
+    freq_hz: Sequence[float],
+    target_db: Sequence[float],
+    prediction_db: Sequence[float],
+    path: Path,
+    title: str,
+) -> Path:
     """Welch spectra of target and prediction on the test block, on a log frequency axis."""
     f = np.asarray(freq_hz)
     t, p = np.asarray(target_db), np.asarray(prediction_db)

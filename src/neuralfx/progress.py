@@ -34,17 +34,28 @@ class Reporter:
             return
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4g}"), TextColumn("best val {task.fields[best]}"),
-                TextColumn("{task.fields[speed]:,.0f} samples/s"), TextColumn("left {task.fields[left]}"),
-                console=self.console, transient=True,
+                TextColumn("epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4g}"),
+                TextColumn("best val {task.fields[best]}"),
+                TextColumn("{task.fields[speed]:,.0f} samples/s"),
+                TextColumn("left {task.fields[left]}"),
+                console=self.console,
+                transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("train", total=batches, epoch=epoch, loss=0.0,
-                                                 best="-", speed=0.0, left="?")
+            self._task = self._progress.add_task(
+                "train", total=batches, epoch=epoch, loss=0.0, best="-", speed=0.0, left="?"
+            )
         best_s = f"{best:.4g}" if best < float("inf") else "-"
-        self._progress.reset(self._task, total=batches, epoch=epoch, best=best_s,
-                             left=_fmt_time(left_s) if left_s is not None else "?")
+        self._progress.reset(
+            self._task,
+            total=batches,
+            epoch=epoch,
+            best=best_s,
+            left=_fmt_time(left_s) if left_s is not None else "?",
+        )
 
     def batch(self, loss: float, samples_per_s: float) -> None:
         if self._progress is not None:

@@ -21,23 +21,31 @@ BLOCK_SAMPLES = 1 << 16
 
 
 @torch.inference_mode()
-def render_array(model: RecurrentModel, x: np.ndarray, block_samples: int = BLOCK_SAMPLES,
-                 device: str | torch.device = "cpu") -> np.ndarray:
+def render_array(
+    model: RecurrentModel,
+    x: np.ndarray,
+    block_samples: int = BLOCK_SAMPLES,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """Process a mono array from a zero state; the output has the input's length."""
     model.eval()
     out = np.empty(len(x), dtype=np.float32)
     state = None
     for start in range(0, len(x), block_samples):
-        block = torch.from_numpy(np.ascontiguousarray(x[start:start + block_samples], np.float32))
+        block = torch.from_numpy(np.ascontiguousarray(x[start : start + block_samples], np.float32))
         y, state = model(block.view(1, -1, 1).to(device), state)
-        out[start:start + len(block)] = y.view(-1).cpu().numpy()
+        out[start : start + len(block)] = y.view(-1).cpu().numpy()
     return out
 
 
 @torch.inference_mode()
-def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
-                out_path: str | os.PathLike, block_samples: int = BLOCK_SAMPLES,
-                threads: int = 1) -> Path:
+def render_file(
+    model_path: str | os.PathLike,
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    block_samples: int = BLOCK_SAMPLES,
+    threads: int = 1,
+) -> Path:
     """Render a wav through a model.json (either format) streaming block by block.
 
     The output is written to a temp file and renamed at the end, so an interrupted render
@@ -58,11 +66,13 @@ def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
         )
     with audio.atomic_path(out_path) as tmp:
         state = None
-        with sf.SoundFile(tmp, "w", samplerate=rate, channels=1, subtype="FLOAT",
-                          format="WAV") as dst:
+        with sf.SoundFile(
+            tmp, "w", samplerate=rate, channels=1, subtype="FLOAT", format="WAV"
+        ) as dst:
             try:
-                blocks = sf.blocks(str(in_path), blocksize=block_samples, dtype="float32",
-                                   always_2d=True)
+                blocks = sf.blocks(
+                    str(in_path), blocksize=block_samples, dtype="float32", always_2d=True
+                )
                 for block in blocks:
                     x = torch.from_numpy(np.ascontiguousarray(block[:, 0]))
                     if not torch.isfinite(x).all():
@@ -70,6 +80,7 @@ def render_file(model_path: str | os.PathLike, in_path: str | os.PathLike,
                     y, state = model(x.view(1, -1, 1), state)
                     dst.write(y.view(-1).numpy())
             except sf.LibsndfileError as exc:
-                raise AudioError(f"{in_path}: truncated or corrupt wav ({exc}); export it again") \
-                    from None
+                raise AudioError(
+                    f"{in_path}: truncated or corrupt wav ({exc}); export it again"
+                ) from None
     return out_path

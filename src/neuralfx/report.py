@@ -28,10 +28,20 @@ from .export import load_model
 from .runs import RunPaths, find_guitar, read_metrics
 
 # (key, heading) of the tables; the CSV has these plus the columns after them
-COLUMNS = (("effect", "effect"), ("model", "model"), ("hidden", "hidden"), ("layers", "layers"),
-           ("loss", "loss"), ("seed", "seed"), ("parameters", "parameters"),
-           ("epochs", "epochs"), ("train_seconds", "training s"), ("test_esr", "test ESR"),
-           ("rtf_python", "RTF Python"), ("rtf_cpp", "RTF C++"))
+COLUMNS = (
+    ("effect", "effect"),
+    ("model", "model"),
+    ("hidden", "hidden"),
+    ("layers", "layers"),
+    ("loss", "loss"),
+    ("seed", "seed"),
+    ("parameters", "parameters"),
+    ("epochs", "epochs"),
+    ("train_seconds", "training s"),
+    ("test_esr", "test ESR"),
+    ("rtf_python", "RTF Python"),
+    ("rtf_cpp", "RTF C++"),
+)
 CSV_COLUMNS = ("run", *(k for k, _ in COLUMNS), "best_epoch", "stopped_by", "effect_spec")
 BEGIN = "<!-- begin: written by `neuralfx report --markdown`; edits inside are replaced -->"
 END = "<!-- end: written by `neuralfx report --markdown` -->"
@@ -50,12 +60,21 @@ def load_record(run_dir: Path, clean: Path | None, target: Path | None) -> RunRe
     result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
     extra = json.loads((run_dir / ANALYSIS).read_text(encoding="utf-8"))
     spectrum = extra.pop("spectrum")
-    row = {**extra, "parameters": result["parameters"], "epochs": result["epochs"],
-           "train_seconds": round(result["train_seconds"], 1), "test_esr": result["test_esr"],
-           "best_epoch": result["best_epoch"], "stopped_by": result["stopped_by"]}
+    row = {
+        **extra,
+        "parameters": result["parameters"],
+        "epochs": result["epochs"],
+        "train_seconds": round(result["train_seconds"], 1),
+        "test_esr": result["test_esr"],
+        "best_epoch": result["best_epoch"],
+        "stopped_by": result["stopped_by"],
+    }
     render = run_dir / GUITAR_RENDER
-    audio = {"clean guitar": clean, "target effect": target,
-             "model": render if render.is_file() else None}
+    audio = {
+        "clean guitar": clean,
+        "target effect": target,
+        "model": render if render.is_file() else None,
+    }
     return RunRecord(row, run_dir, read_metrics(run_dir / "metrics.csv"), spectrum, audio)
 
 
@@ -63,9 +82,12 @@ def collect_study(study_dir: Path) -> tuple[list[RunRecord], list[str]]:
     """Finished runs of the grid in grid order, and the ids of the runs not finished."""
     from .study import load_study
     from .sweep import TARGET_RENDER, make_tasks
+
     if not (study_dir / "study.toml").is_file():
-        raise RunError(f"{study_dir}: no study.toml, so not a sweep folder; "
-                       "`neuralfx sweep STUDY.toml` makes one")
+        raise RunError(
+            f"{study_dir}: no study.toml, so not a sweep folder; "
+            "`neuralfx sweep STUDY.toml` makes one"
+        )
     records, missing = [], []
     for task in make_tasks(load_study(study_dir / "study.toml"), study_dir):
         root = task.paths.root
@@ -74,8 +96,13 @@ def collect_study(study_dir: Path) -> tuple[list[RunRecord], list[str]]:
             continue
         data = Path(task.config.data_dir)
         target = data / TARGET_RENDER
-        records.append(load_record(root, Path(task.guitar) if Path(task.guitar).is_file() else
-                                   None, target if target.is_file() else None))
+        records.append(
+            load_record(
+                root,
+                Path(task.guitar) if Path(task.guitar).is_file() else None,
+                target if target.is_file() else None,
+            )
+        )
     return records, missing
 
 
@@ -101,16 +128,25 @@ def write_study_report(study_dir: str | Path) -> Path:
     figures = []
     if rows:
         figures = [
-            ("Test ESR per effect and model", plots.esr_heatmap(rows, plot_dir / "esr_heatmap.png")),
-            ("Test ESR against parameter count",
-             plots.esr_vs_parameters(rows, plot_dir / "esr_vs_parameters.png")),
-            ("Validation ESR per epoch",
-             plots.loss_curves(rows, [r.metrics for r in records], plot_dir / "val_esr.png")),
+            (
+                "Test ESR per effect and model",
+                plots.esr_heatmap(rows, plot_dir / "esr_heatmap.png"),
+            ),
+            (
+                "Test ESR against parameter count",
+                plots.esr_vs_parameters(rows, plot_dir / "esr_vs_parameters.png"),
+            ),
+            (
+                "Validation ESR per epoch",
+                plots.loss_curves(rows, [r.metrics for r in records], plot_dir / "val_esr.png"),
+            ),
         ]
     name = study_dir.resolve().name
-    summary = (f"{len(records)} finished runs" +
-               (f"; not finished: {', '.join(missing)}" if missing else "") +
-               f". {_regenerate(study_dir)}")
+    summary = (
+        f"{len(records)} finished runs"
+        + (f"; not finished: {', '.join(missing)}" if missing else "")
+        + f". {_regenerate(study_dir)}"
+    )
     page = _page(f"neuralfx study: {name}", summary, records, figures, study_dir)
     return write_text_atomic(study_dir / "report.html", page)
 
@@ -119,8 +155,10 @@ def write_run_report(run_dir: str | Path) -> Path:
     """The study page for one run: table, validation curve, spectrum and the three players."""
     paths = RunPaths(Path(run_dir))
     if not paths.result.is_file():
-        raise RunError(f"{paths.root}: has no result.json (not finished); finish it with "
-                       "`neuralfx train DATA --resume RUN` first")
+        raise RunError(
+            f"{paths.root}: has no result.json (not finished); finish it with "
+            "`neuralfx train DATA --resume RUN` first"
+        )
     cfg = load_config(paths.config)
     guitar = find_guitar(cfg.data_dir)
     _, meta = load_model(paths.model)
@@ -130,20 +168,39 @@ def write_run_report(run_dir: str | Path) -> Path:
     if not analysed.is_file() or analysed.stat().st_mtime < paths.result.stat().st_mtime:
         m = cfg.model
         label = f"{m.name}{m.hidden_size}" + (f"x{m.num_layers}" if m.num_layers > 1 else "")
-        analyse_run(paths.root, guitar, {
-            "run": paths.root.name, "effect": name, "effect_spec": spec or "", "model": m.name,
-            "hidden": m.hidden_size, "layers": m.num_layers, "loss": _loss_label(cfg.loss),
-            "seed": cfg.seed, "config_label": label})
+        analyse_run(
+            paths.root,
+            guitar,
+            {
+                "run": paths.root.name,
+                "effect": name,
+                "effect_spec": spec or "",
+                "model": m.name,
+                "hidden": m.hidden_size,
+                "layers": m.num_layers,
+                "loss": _loss_label(cfg.loss),
+                "seed": cfg.seed,
+                "config_label": label,
+            },
+        )
     target = paths.root / "guitar_target.wav"
     if spec and guitar and not target.is_file():
         render_target(spec, guitar, target)
     record = load_record(paths.root, guitar, target if target.is_file() else None)
     _write_tables(paths.root, [record.row], [])
-    figures = [("Validation ESR per epoch",
-                plots.loss_curves([record.row], [record.metrics], paths.root / "plots" /
-                                  "val_esr.png"))]
-    page = _page(f"neuralfx run: {paths.root.name}", f"Run folder {paths.root}.", [record],
-                 figures, paths.root)
+    figures = [
+        (
+            "Validation ESR per epoch",
+            plots.loss_curves([record.row], [record.metrics], paths.root / "plots" / "val_esr.png"),
+        )
+    ]
+    page = _page(
+        f"neuralfx run: {paths.root.name}",
+        f"Run folder {paths.root}.",
+        [record],
+        figures,
+        paths.root,
+    )
     return write_text_atomic(paths.root / "report.html", page)
 
 
@@ -159,23 +216,42 @@ def write_markdown(study_dir: str | Path, md_path: str | Path) -> Path:
         raise RunError(f"{heatmap}: missing; run `neuralfx report {study_dir}` first")
     image = md_path.parent / md_path.stem / "esr_heatmap.png"
     write_bytes_atomic(image, heatmap.read_bytes())
-    command = json.loads((study_dir / "sweep.json").read_text()).get("command", "") \
-        if (study_dir / "sweep.json").is_file() else ""
-    block = "\n".join([
-        BEGIN, "",
-        f"{len(records)} runs from `{study_dir}`" +
-        (f" ({len(missing)} not finished: {', '.join(missing)})" if missing else "") + ".", "",
-        f"![Test ESR per effect and model]({quote(os.path.relpath(image, md_path.parent))})", "",
-        markdown_table([r.row for r in records]), "",
-        "Regenerate with:", "", "```sh", *([command] if command else []),
-        f"neuralfx report {study_dir} --markdown {md_path}", "```", "", END])
+    command = (
+        json.loads((study_dir / "sweep.json").read_text()).get("command", "")
+        if (study_dir / "sweep.json").is_file()
+        else ""
+    )
+    block = "\n".join(
+        [
+            BEGIN,
+            "",
+            f"{len(records)} runs from `{study_dir}`"
+            + (f" ({len(missing)} not finished: {', '.join(missing)})" if missing else "")
+            + ".",
+            "",
+            f"![Test ESR per effect and model]({quote(os.path.relpath(image, md_path.parent))})",
+            "",
+            markdown_table([r.row for r in records]),
+            "",
+            "Regenerate with:",
+            "",
+            "```sh",
+            *([command] if command else []),
+            f"neuralfx report {study_dir} --markdown {md_path}",
+            "```",
+            "",
+            END,
+        ]
+    )
     old = md_path.read_text(encoding="utf-8") if md_path.is_file() else ""
     if BEGIN in old and END in old:
-        text = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+        text = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
     else:
-        text = (f"# The study\n\nEvery model of the grid trained on every effect for the same "
-                f"budget; test ESR is measured on audio no model trained on.\n\n{block}\n\n"
-                "## Findings\n\n_To be written from the table above._\n")
+        text = (
+            f"# The study\n\nEvery model of the grid trained on every effect for the same "
+            f"budget; test ESR is measured on audio no model trained on.\n\n{block}\n\n"
+            "## Findings\n\n_To be written from the table above._\n"
+        )
     return write_text_atomic(md_path, text)
 
 
@@ -204,9 +280,12 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(h for _, h in COLUMNS) + " |",
-             "|" + "|".join("---:" if k not in ("effect", "model", "loss") else "---"
-                            for k, _ in COLUMNS) + "|"]
+    lines = [
+        "| " + " | ".join(h for _, h in COLUMNS) + " |",
+        "|"
+        + "|".join("---:" if k not in ("effect", "model", "loss") else "---" for k, _ in COLUMNS)
+        + "|",
+    ]
     lines += ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -226,8 +305,13 @@ def _spectrum_png(record: RunRecord, page_dir: Path) -> Path:
     src = record.root / ANALYSIS
     if not png.is_file() or png.stat().st_mtime < src.stat().st_mtime:
         s = record.spectrum
-        plots.spectrum(s["freq_hz"], s["target_db"], s["prediction_db"], png,
-                       f"{record.row['run']}: test block, ESR {record.row['test_esr']:.4g}")
+        plots.spectrum(
+            s["freq_hz"],
+            s["target_db"],
+            s["prediction_db"],
+            png,
+            f"{record.row['run']}: test block, ESR {record.row['test_esr']:.4g}",
+        )
     return png
 
 
@@ -239,8 +323,13 @@ section.run{border-top:1px solid #ccc;padding:.5em 0}.players{display:flex;gap:1
 .players figure{margin:.3em 0}code{background:#f4f4f4;padding:0 3px}"""
 
 
-def _page(title: str, summary: str, records: list[RunRecord],
-          figures: list[tuple[str, Path]], page_dir: Path) -> str:
+def _page(
+    title: str,
+    summary: str,
+    records: list[RunRecord],
+    figures: list[tuple[str, Path]],
+    page_dir: Path,
+) -> str:
     def rel(p: Path) -> str:
         return html.escape(quote(os.path.relpath(p, page_dir).replace(os.sep, "/")))
 
@@ -249,33 +338,50 @@ def _page(title: str, summary: str, records: list[RunRecord],
     body = []
     for r in records:
         cells = [f'<td><a href="#{e(r.row["run"])}">{e(r.row["run"])}</a></td>']
-        cells += [f'<td class="{"" if k in ("effect", "model", "loss") else "n"}">'
-                  f"{e(_fmt(k, r.row.get(k)))}</td>" for k, _ in COLUMNS]
+        cells += [
+            f'<td class="{"" if k in ("effect", "model", "loss") else "n"}">'
+            f"{e(_fmt(k, r.row.get(k)))}</td>"
+            for k, _ in COLUMNS
+        ]
         body.append(f"<tr>{''.join(cells)}</tr>")
-    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{e(title)}</title>", '<link rel="icon" href="data:,">',
-           f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>", f"<p>{summary}</p>",
-           "<h2>Results</h2>", f'<table id="results"><thead><tr>{head}</tr></thead>',
-           f"<tbody>{''.join(body)}</tbody></table>",
-           "<p>RTF: seconds of compute per second of audio on one thread (below 1 is faster "
-           "than real time).</p>"]
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        '<link rel="icon" href="data:,">',
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>{summary}</p>",
+        "<h2>Results</h2>",
+        f'<table id="results"><thead><tr>{head}</tr></thead>',
+        f"<tbody>{''.join(body)}</tbody></table>",
+        "<p>RTF: seconds of compute per second of audio on one thread (below 1 is faster "
+        "than real time).</p>",
+    ]
     if figures:
         out.append("<h2>Plots</h2>")
-        out += [f'<figure><img src="{rel(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption>'
-                "</figure>" for c, p in figures]
+        out += [
+            f'<figure><img src="{rel(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
+            for c, p in figures
+        ]
     out.append("<h2>Runs</h2>")
     for r in records:
         players = "".join(
             f'<figure><figcaption>{e(cap)}</figcaption><audio controls preload="metadata" '
-            f'src="{rel(path)}"></audio></figure>' for cap, path in r.audio.items() if path)
+            f'src="{rel(path)}"></audio></figure>'
+            for cap, path in r.audio.items()
+            if path
+        )
         spec = r.row.get("effect_spec") or r.row["effect"]
-        out += [f'<section class="run" id="{e(r.row["run"])}"><h3>{e(r.row["run"])}</h3>',
-                f"<p>effect <code>{e(spec)}</code>; test ESR {_fmt('test_esr', r.row['test_esr'])}"
-                f", epochs {r.row['epochs']} (best {r.row['best_epoch']}, stopped by "
-                f"{e(str(r.row['stopped_by']))})</p>",
-                f'<div class="players">{players}</div>',
-                f'<figure><img src="{rel(_spectrum_png(r, page_dir))}" alt="spectrum of '
-                f'{e(r.row["run"])}"><figcaption>Welch spectra of target and prediction on the '
-                "test block</figcaption></figure></section>"]
+        out += [
+            f'<section class="run" id="{e(r.row["run"])}"><h3>{e(r.row["run"])}</h3>',
+            f"<p>effect <code>{e(spec)}</code>; test ESR {_fmt('test_esr', r.row['test_esr'])}"
+            f", epochs {r.row['epochs']} (best {r.row['best_epoch']}, stopped by "
+            f"{e(str(r.row['stopped_by']))})</p>",
+            f'<div class="players">{players}</div>',
+            f'<figure><img src="{rel(_spectrum_png(r, page_dir))}" alt="spectrum of '
+            f'{e(r.row["run"])}"><figcaption>Welch spectra of target and prediction on the '
+            "test block</figcaption></figure></section>",
+        ]
     out.append("</body></html>\n")
     return "\n".join(out)

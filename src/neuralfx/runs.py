@@ -104,8 +104,9 @@ def load_checkpoint(paths: RunPaths) -> dict[str, Any]:
     try:
         return torch.load(paths.checkpoint, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise RunError(f"{paths.checkpoint}: unreadable checkpoint ({exc.__class__.__name__}); "
-                       "start a new run") from None
+        raise RunError(
+            f"{paths.checkpoint}: unreadable checkpoint ({exc.__class__.__name__}); start a new run"
+        ) from None
 
 
 def save_result(paths: RunPaths, result: dict[str, Any]) -> None:

@@ -11,8 +11,14 @@ import numpy as np
 from scipy.signal import lfilter
 
 from .errors import ConfigError
-from .strings import (FRETS, OPEN_STRINGS_MIDI, db_to_gain, midi_to_hz, pluck,  # noqa: F401
-                      velocity_to_peak)
+from .strings import (
+    FRETS,
+    OPEN_STRINGS_MIDI,
+    db_to_gain,
+    midi_to_hz,
+    pluck,
+    velocity_to_peak,
+)
 
 
 def log_sweep(
@@ -118,8 +124,14 @@ class _Guitar:
         for i, (string, fret) in enumerate(order):
             start = int(i * gap_s * self.rng.uniform(0.7, 1.3) * self.fs)
             v = float(np.clip(velocity + self.rng.normal(0, 0.08), 0, 1))
-            note = self.pluck(string, fret, max(0.03, held_s - start / self.fs), v,
-                              upstroke=upstroke, palm_mute=palm_mute)
+            note = self.pluck(
+                string,
+                fret,
+                max(0.03, held_s - start / self.fs),
+                v,
+                upstroke=upstroke,
+                palm_mute=palm_mute,
+            )
             _add(out, note, start)
         return out * (velocity_to_peak(velocity) / max(np.max(np.abs(out)), 1e-12))
 
@@ -183,7 +195,8 @@ def _guitar_section(kind: str, rng: np.random.Generator, fs: int, length_s: floa
     elif kind in ("chords", "chugs"):
         chugs = kind == "chugs"
         shapes = [
-            _power_chord(int(rng.integers(0, 2)), int(rng.integers(0, 10))) if chugs
+            _power_chord(int(rng.integers(0, 2)), int(rng.integers(0, 10)))
+            if chugs
             else _voicing(rng, int(rng.integers(3, 7)))
             for _ in range(int(rng.integers(2, 5)))
         ]
@@ -283,9 +296,15 @@ def guitar_riff(seed: int = 1, duration_s: float = 5.0, sample_rate_hz: int = 44
     e5, g5, a5 = _power_chord(0, 0), _power_chord(0, 3), _power_chord(1, 0)
     eighth = 0.25
     # (start in eighths, shape, length in eighths, velocity, palm-muted)
-    bar1 = [(0, e5, 1, 0.55, True), (1, e5, 1, 0.45, True), (2, e5, 1, 0.5, True),
-            (3, g5, 1, 0.9, False), (4, e5, 1, 0.5, True), (5, e5, 1, 0.45, True),
-            (6, a5, 2, 0.95, False)]
+    bar1 = [
+        (0, e5, 1, 0.55, True),
+        (1, e5, 1, 0.45, True),
+        (2, e5, 1, 0.5, True),
+        (3, g5, 1, 0.9, False),
+        (4, e5, 1, 0.5, True),
+        (5, e5, 1, 0.45, True),
+        (6, a5, 2, 0.95, False),
+    ]
     run = [(2, 2), (2, 5), (2, 7), (2, 8), (2, 7), (2, 5), (2, 2), (1, 5)]  # E G A Bb A G E D
     bar2 = [(8 + i / 2, [note], 0.5, 0.6 + 0.1 * (i % 2 == 0), False) for i, note in enumerate(run)]
     bar2.append((12, e5, 4, 1.0, False))

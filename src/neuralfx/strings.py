@@ -135,7 +135,7 @@ def pluck(
     # A pluck's harmonics fall as 1/k (a lowpass at 2 f0); soft picks and
     # upstrokes excite fewer highs (a second lowpass); palm muting darkens further.
     v = float(np.clip(velocity, 0.0, 1.0))
-    cutoff_hz = 400.0 * 30.0 ** v * (0.75 if upstroke else 1.0) * (0.5 if palm_mute else 1.0)
+    cutoff_hz = 400.0 * 30.0**v * (0.75 if upstroke else 1.0) * (0.5 if palm_mute else 1.0)
     poles = np.exp(-2 * np.pi * np.minimum([2 * freq_hz, cutoff_hz], 0.45 * fs) / fs)
     y = lfilter([np.prod(1.0 - poles)], np.poly(poles), y)
 

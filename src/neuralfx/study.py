@@ -29,18 +29,31 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .config import LossConfig, ModelConfig, TrainConfig, from_dict
 from .errors import ConfigError, NeuralFXError
 
 DEFAULT_LOSS = "default"
 # TrainConfig fields the grid or the sweep decide; a [train] table may set any other.
-_GRID_KEYS = {"data_dir", "run_name", "output_name", "model", "loss", "seed", "budget_s",
-              "max_epochs", "threads", "runs_dir", "renders_dir", "quiet"}
+_GRID_KEYS = {
+    "data_dir",
+    "run_name",
+    "output_name",
+    "model",
+    "loss",
+    "seed",
+    "budget_s",
+    "max_epochs",
+    "threads",
+    "runs_dir",
+    "renders_dir",
+    "quiet",
+}
 
 
 @dataclass(frozen=True)
@@ -114,8 +127,14 @@ class Point:
         return f"{self.effect.slug}-{self.model}{self.hidden}{layers}{loss}-s{self.seed}"
 
     def matches(self, rule: ExcludeRule) -> bool:
-        values = {"effect": self.effect.name, "model": self.model, "hidden": self.hidden,
-                  "layers": self.layers, "loss": self.loss.name, "seed": self.seed}
+        values = {
+            "effect": self.effect.name,
+            "model": self.model,
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "loss": self.loss.name,
+            "seed": self.seed,
+        }
         return all(not getattr(rule, k) or v in getattr(rule, k) for k, v in values.items())
 
 
@@ -141,17 +160,26 @@ def parse_study(data: dict[str, Any], where: str = "study") -> Study:
     if isinstance(data.get("effects"), list):
         data["effects"] = [{"spec": e} if isinstance(e, str) else e for e in data["effects"]]
     if isinstance(data.get("exclude"), list):
-        data["exclude"] = [{k: v if isinstance(v, list) else [v] for k, v in r.items()}
-                           if isinstance(r, dict) else r for r in data["exclude"]]
+        data["exclude"] = [
+            {k: v if isinstance(v, list) else [v] for k, v in r.items()}
+            if isinstance(r, dict)
+            else r
+            for r in data["exclude"]
+        ]
     study = from_dict(Study, data, where)
-    study = dataclasses.replace(study, effects=_named_effects(study.effects, where),
-                                losses=_losses(losses, where), train=_train(train, where))
+    study = dataclasses.replace(
+        study,
+        effects=_named_effects(study.effects, where),
+        losses=_losses(losses, where),
+        train=_train(train, where),
+    )
     _check(study, where)
     return study
 
 
 def _named_effects(effects: tuple[EffectEntry, ...], where: str) -> tuple[EffectEntry, ...]:
     from .chains import parse_chain
+
     if not effects:
         raise ConfigError(f"{where}.effects: missing or empty; list at least one effect")
     named, seen = [], {}
@@ -164,8 +192,10 @@ def _named_effects(effects: tuple[EffectEntry, ...], where: str) -> tuple[Effect
         if not e.slug:
             raise ConfigError(f"{where}.effects[{i}].name: {e.name!r} has no letters or digits")
         if e.slug in seen:
-            raise ConfigError(f"{where}.effects[{i}]: its name {e.name!r} clashes with "
-                              f"effects[{seen[e.slug]}]; give one of them another name")
+            raise ConfigError(
+                f"{where}.effects[{i}]: its name {e.name!r} clashes with "
+                f"effects[{seen[e.slug]}]; give one of them another name"
+            )
         seen[e.slug] = i
         named.append(e)
     return tuple(named)
@@ -204,46 +234,65 @@ def _train(raw: Any, where: str) -> tuple[tuple[str, Any], ...]:
 
 def _check(study: Study, where: str) -> None:
     from .models import REGISTRY, RTNEURAL_HIDDEN_SIZES
+
     for key in ("models", "hidden_sizes", "layers", "seeds"):
         if not getattr(study, key):
             raise ConfigError(f"{where}.{key}: empty; list at least one value")
     for i, m in enumerate(study.models):
         if m not in REGISTRY:
-            raise ConfigError(f"{where}.models[{i}]: unknown model {m!r}; "
-                              f"choose from {', '.join(REGISTRY)}")
+            raise ConfigError(
+                f"{where}.models[{i}]: unknown model {m!r}; choose from {', '.join(REGISTRY)}"
+            )
     for i, h in enumerate(study.hidden_sizes):
         if h not in RTNEURAL_HIDDEN_SIZES:
-            raise ConfigError(f"{where}.hidden_sizes[{i}]: {h} is not an RTNeural size; "
-                              f"choose from {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}")
+            raise ConfigError(
+                f"{where}.hidden_sizes[{i}]: {h} is not an RTNeural size; "
+                f"choose from {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}"
+            )
     for i, n in enumerate(study.layers):
         if not 1 <= n <= 3:
             raise ConfigError(f"{where}.layers[{i}]: {n}; neuralfx exports 1 to 3 layers")
-    for key, ok, need in (("budget_s", study.budget_s >= 0, "0 (no budget) or more"),
-                          ("max_epochs", study.max_epochs >= 1, "at least 1"),
-                          ("duration_s", study.duration_s >= 2, "at least 2 seconds"),
-                          ("threads", study.threads >= 1, "at least 1")):
+    for key, ok, need in (
+        ("budget_s", study.budget_s >= 0, "0 (no budget) or more"),
+        ("max_epochs", study.max_epochs >= 1, "at least 1"),
+        ("duration_s", study.duration_s >= 2, "at least 2 seconds"),
+        ("threads", study.threads >= 1, "at least 1"),
+    ):
         if not ok:
             raise ConfigError(f"{where}.{key}: {getattr(study, key)}; use {need}")
     if study.budget_s == 0 and study.max_epochs >= 1000:
-        raise ConfigError(f"{where}.budget_s: 0 (none) with max_epochs {study.max_epochs} "
-                          "could run for days; set a budget or fewer epochs")
-    axes = {"effect": [e.name for e in study.effects], "model": study.models,
-            "hidden": study.hidden_sizes, "layers": study.layers,
-            "loss": [v.name for v in study.losses], "seed": study.seeds}
+        raise ConfigError(
+            f"{where}.budget_s: 0 (none) with max_epochs {study.max_epochs} "
+            "could run for days; set a budget or fewer epochs"
+        )
+    axes = {
+        "effect": [e.name for e in study.effects],
+        "model": study.models,
+        "hidden": study.hidden_sizes,
+        "layers": study.layers,
+        "loss": [v.name for v in study.losses],
+        "seed": study.seeds,
+    }
     for i, rule in enumerate(study.exclude):
         for key, values in axes.items():
             stray = [v for v in getattr(rule, key) if v not in values]
             if stray:
-                raise ConfigError(f"{where}.exclude[{i}].{key}: {stray[0]!r} is not in the "
-                                  f"study's values ({', '.join(map(str, values))})")
+                raise ConfigError(
+                    f"{where}.exclude[{i}].{key}: {stray[0]!r} is not in the "
+                    f"study's values ({', '.join(map(str, values))})"
+                )
     if not grid(study):
         raise ConfigError(f"{where}.exclude: the rules drop every point of the grid")
 
 
 def grid(study: Study) -> list[Point]:
     """Effects vary slowest and seeds fastest, so runs of one effect finish together."""
-    points = [Point(e, m, h, n, v, s) for e, m, h, n, v, s in itertools.product(
-        study.effects, study.models, study.hidden_sizes, study.layers, study.losses, study.seeds)]
+    points = [
+        Point(e, m, h, n, v, s)
+        for e, m, h, n, v, s in itertools.product(
+            study.effects, study.models, study.hidden_sizes, study.layers, study.losses, study.seeds
+        )
+    ]
     return [p for p in points if not any(p.matches(r) for r in study.exclude)]
 
 
@@ -253,12 +302,21 @@ def train_config(study: Study, point: Point, study_dir: Path) -> TrainConfig:
     run_dir = study_dir / "runs" / point.run_id
     base = TrainConfig(render_every=0)  # the sweep renders the guitar once, from the best model
     return dataclasses.replace(
-        base, **dict(study.train),
-        data_dir=str(study_dir / "data" / point.effect.slug), output_name=point.effect.slug,
-        run_name=point.run_id, runs_dir=str(run_dir.parent), renders_dir=str(run_dir),
+        base,
+        **dict(study.train),
+        data_dir=str(study_dir / "data" / point.effect.slug),
+        output_name=point.effect.slug,
+        run_name=point.run_id,
+        runs_dir=str(run_dir.parent),
+        renders_dir=str(run_dir),
         model=ModelConfig(name=point.model, hidden_size=point.hidden, num_layers=point.layers),
-        loss=point.loss.loss, seed=point.seed, budget_s=study.budget_s,
-        max_epochs=study.max_epochs, threads=study.threads, quiet=True)
+        loss=point.loss.loss,
+        seed=point.seed,
+        budget_s=study.budget_s,
+        max_epochs=study.max_epochs,
+        threads=study.threads,
+        quiet=True,
+    )
 
 
 def output_dir(study: Study, study_path: str | Path) -> Path:

@@ -20,12 +20,13 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import analysis
 from .audio import SAMPLE_RATE_HZ, info, write_bytes_atomic, write_text_atomic
@@ -64,16 +65,29 @@ class SweepSummary:
 
 def point_info(point: Point) -> dict[str, Any]:
     """The grid point as the report's table shows it."""
-    return {"run": point.run_id, "effect": point.effect.name, "effect_spec": point.effect.spec,
-            "model": point.model, "hidden": point.hidden, "layers": point.layers,
-            "loss": point.loss.name, "seed": point.seed, "config_label": point.config_label}
+    return {
+        "run": point.run_id,
+        "effect": point.effect.name,
+        "effect_spec": point.effect.spec,
+        "model": point.model,
+        "hidden": point.hidden,
+        "layers": point.layers,
+        "loss": point.loss.name,
+        "seed": point.seed,
+        "config_label": point.config_label,
+    }
 
 
 def make_tasks(study: Study, study_dir: Path) -> list[Task]:
     study_dir = study_dir.resolve()
-    return [Task(train_config(study, p, study_dir),
-                 str(study_dir / "data" / p.effect.slug / "guitar.wav"), point_info(p))
-            for p in grid(study)]
+    return [
+        Task(
+            train_config(study, p, study_dir),
+            str(study_dir / "data" / p.effect.slug / "guitar.wav"),
+            point_info(p),
+        )
+        for p in grid(study)
+    ]
 
 
 def status(task: Task) -> str:
@@ -87,6 +101,7 @@ def run_task(task: Task) -> dict[str, Any]:
     """Train (or resume) one run and analyse it; failures come back as data, not exceptions,
     so one diverging run does not stop a study of fifty."""
     from .train import train
+
     paths, cfg = task.paths, task.config
     t0 = time.perf_counter()
     outcome = {"run": cfg.run_name, "status": "ok", "action": "analysed"}
@@ -95,14 +110,17 @@ def run_task(task: Task) -> dict[str, Any]:
         if not paths.result.is_file():
             resume = paths.checkpoint.is_file()
             paths.root.mkdir(parents=True, exist_ok=True)
-            with open(paths.root / "train.log", "a", encoding="utf-8") as log, \
-                    contextlib.redirect_stderr(log), contextlib.redirect_stdout(log):
+            with (
+                open(paths.root / "train.log", "a", encoding="utf-8") as log,
+                contextlib.redirect_stderr(log),
+                contextlib.redirect_stdout(log),
+            ):
                 train(cfg, resume=resume)
             outcome["action"] = "resumed" if resume else "trained"
         result = analysis.analyse_run(paths.root, Path(task.guitar), task.info)
         outcome["rtf_python"] = result["rtf_python"]
         outcome["test_esr"] = json.loads(paths.result.read_text())["test_esr"]
-    except Exception as exc:  # noqa: BLE001 - reported per run, with the traceback on disk
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         outcome.update(status="failed", error=f"{type(exc).__name__}: {first}")
         write_text_atomic(paths.root / "error.txt", traceback.format_exc())
@@ -116,8 +134,9 @@ def make_datasets(study: Study, study_dir: Path) -> None:
     The clean signal and guitar demo are synthesized once and copied into the other datasets.
     A dataset is reused only if it was made from the same effect and signal length.
     """
-    from .demo import init_dataset
     from .chains import parse_chain
+    from .demo import init_dataset
+
     first: Path | None = None
     for e in study.effects:
         root = study_dir / "data" / e.slug
@@ -127,11 +146,15 @@ def make_datasets(study: Study, study_dir: Path) -> None:
         made = analysis.dataset_sidecar(root, e.slug)
         have = made.get("effect")
         if have is not None and have != want:
-            raise ConfigError(f"{root}: was made with effect {have!r}, the study now says "
-                              f"{want!r}; give the effect another name or delete the folder")
+            raise ConfigError(
+                f"{root}: was made with effect {have!r}, the study now says "
+                f"{want!r}; give the effect another name or delete the folder"
+            )
         if made.get("seed", study.signal_seed) != study.signal_seed:
-            raise ConfigError(f"{root}: was made with signal_seed {made['seed']}, the study now "
-                              f"says {study.signal_seed}; delete {root.parent} or use another --out")
+            raise ConfigError(
+                f"{root}: was made with signal_seed {made['seed']}, the study now "
+                f"says {study.signal_seed}; delete {root.parent} or use another --out"
+            )
         if have is None or not (root / "output" / f"{e.slug}.wav").is_file():
             if first is not None:
                 for rel in ("input/clean_signal.wav", "guitar.wav"):
@@ -145,8 +168,10 @@ def make_datasets(study: Study, study_dir: Path) -> None:
 def _check_length(root: Path, duration_s: float) -> None:
     have_s = info(root / "input" / "clean_signal.wav").duration_s
     if abs(have_s - duration_s) > 1.0 / SAMPLE_RATE_HZ * 10:
-        raise ConfigError(f"{root}: its clean signal is {have_s:g} s, the study now asks for "
-                          f"{duration_s:g} s; delete {root.parent} or sweep into another --out")
+        raise ConfigError(
+            f"{root}: its clean signal is {have_s:g} s, the study now asks for "
+            f"{duration_s:g} s; delete {root.parent} or sweep into another --out"
+        )
 
 
 def _copy_if_missing(src: Path, dest: Path) -> None:
@@ -166,7 +191,8 @@ def _check_existing(tasks: list[Task]) -> None:
             if getattr(old, key) != getattr(new, key):
                 raise ConfigError(
                     f"{t.paths.root}: was trained with {key} {getattr(old, key)}, the study now "
-                    f"says {getattr(new, key)}; rename that grid value or delete the run folder")
+                    f"says {getattr(new, key)}; rename that grid value or delete the run folder"
+                )
 
 
 @contextlib.contextmanager
@@ -180,8 +206,10 @@ def _exclusive(study_dir: Path):
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(f"{study_dir}: another sweep is running on this folder; wait for it "
-                           "or sweep into another --out") from None
+            raise RunError(
+                f"{study_dir}: another sweep is running on this folder; wait for it "
+                "or sweep into another --out"
+            ) from None
         yield
 
 
@@ -190,9 +218,15 @@ def default_jobs(threads: int) -> int:
     return max(1, (cores or 1) // max(threads, 1))
 
 
-def sweep(study_path: str | Path, jobs: int = 0, backend: str = "local", address: str = "",
-          dry_run: bool = False, out: str | Path | None = None,
-          echo: Callable[[str], None] = print) -> SweepSummary:
+def sweep(
+    study_path: str | Path,
+    jobs: int = 0,
+    backend: str = "local",
+    address: str = "",
+    dry_run: bool = False,
+    out: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> SweepSummary:
     """Run (or, with ``dry_run``, list) the study's grid and write the report at the end."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend}: choose one of {', '.join(BACKENDS)}")
@@ -210,28 +244,38 @@ def sweep(study_path: str | Path, jobs: int = 0, backend: str = "local", address
     study_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(study_dir):
         _check_existing(tasks)
-        echo(f"{study_dir}: {len(tasks)} runs, {len(tasks) - len(todo)} already done, "
-             f"{len(todo)} to run with {min(jobs, max(len(todo), 1))} {backend} job(s)")
+        echo(
+            f"{study_dir}: {len(tasks)} runs, {len(tasks) - len(todo)} already done, "
+            f"{len(todo)} to run with {min(jobs, max(len(todo), 1))} {backend} job(s)"
+        )
         make_datasets(study, study_dir.resolve())
         # only now, with the study checked against what the folder holds, record it
         write_text_atomic(study_dir / "study.toml", Path(study_path).read_text(encoding="utf-8"))
         command = f"neuralfx sweep {study_path}" + (f" --out {out}" if out else "")
-        write_text_atomic(study_dir / SWEEP_JSON, json.dumps(
-            {"study_file": str(study_path), "command": command}, indent=2) + "\n")
+        write_text_atomic(
+            study_dir / SWEEP_JSON,
+            json.dumps({"study_file": str(study_path), "command": command}, indent=2) + "\n",
+        )
         outcomes: list[dict[str, Any]] = []
 
         def done(outcome: dict[str, Any]) -> None:
             outcomes.append(outcome)
-            tail = (f"test ESR {outcome['test_esr']:.4g}" if outcome["status"] == "ok"
-                    else f"FAILED {outcome['error']}")
-            echo(f"[{len(outcomes)}/{len(todo)}] {outcome['run']}  {outcome['action']}  {tail}  "
-                 f"({outcome['seconds']:.0f} s)")
+            tail = (
+                f"test ESR {outcome['test_esr']:.4g}"
+                if outcome["status"] == "ok"
+                else f"FAILED {outcome['error']}"
+            )
+            echo(
+                f"[{len(outcomes)}/{len(todo)}] {outcome['run']}  {outcome['action']}  {tail}  "
+                f"({outcome['seconds']:.0f} s)"
+            )
 
         if backend == "ray":
             _run_ray(todo, jobs, study.threads, address, done)
         else:
             _run_local(todo, jobs, done)
         from .report import write_study_report
+
         report = write_study_report(study_dir)
     failed = tuple((o["run"], o["error"]) for o in outcomes if o["status"] != "ok")
     return SweepSummary(study_dir, len(tasks), len(tasks) - len(todo), failed, report, outcomes)
@@ -249,8 +293,10 @@ def _run_local(tasks: list[Task], jobs: int, done: Callable[[dict[str, Any]], No
         for f in as_completed(futures):
             done(f.result())
     except BrokenProcessPool:
-        raise RunError("a sweep worker died (out of memory?); rerun the same command to resume "
-                       "where it stopped") from None
+        raise RunError(
+            "a sweep worker died (out of memory?); rerun the same command to resume "
+            "where it stopped"
+        ) from None
     except BaseException:
         # interrupted: stop the workers now (their runs resume from checkpoints next time)
         # rather than leave orphans training on
@@ -261,15 +307,18 @@ def _run_local(tasks: list[Task], jobs: int, done: Callable[[dict[str, Any]], No
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_ray(tasks: list[Task], jobs: int, threads: int, address: str,
-             done: Callable[[dict[str, Any]], None]) -> None:
+def _run_ray(
+    tasks: list[Task], jobs: int, threads: int, address: str, done: Callable[[dict[str, Any]], None]
+) -> None:
     """The same tasks as Ray tasks; on a cluster every node needs neuralfx installed and the
     study folder at the same path (a shared filesystem), since workers write run folders."""
     try:
         import ray
     except ImportError:
-        raise ConfigError("--backend ray: ray is not installed here; "
-                          "pip install 'neuralfx[ray]' or use --backend local") from None
+        raise ConfigError(
+            "--backend ray: ray is not installed here; "
+            "pip install 'neuralfx[ray]' or use --backend local"
+        ) from None
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
@@ -288,8 +337,15 @@ def _run_ray(tasks: list[Task], jobs: int, threads: int, address: str,
         ray.shutdown()
 
 
-def _print_plan(study: Study, study_path, study_dir: Path, tasks: list[Task], states: list[str],
-                jobs: int, echo: Callable[[str], None]) -> None:
+def _print_plan(
+    study: Study,
+    study_path,
+    study_dir: Path,
+    tasks: list[Task],
+    states: list[str],
+    jobs: int,
+    echo: Callable[[str], None],
+) -> None:
     cols = ("run", "effect", "model", "hidden", "layers", "loss", "seed")
     rows = [[str(t.info[c]) for c in cols] + [s] for t, s in zip(tasks, states)]
     header = [*cols, "status"]
@@ -298,9 +354,14 @@ def _print_plan(study: Study, study_path, study_dir: Path, tasks: list[Task], st
         echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
     todo = sum(s != "done" for s in states)
     waves = -(-todo // max(jobs, 1))
-    budget = (f"{todo} runs x {study.budget_s:g} s / {jobs} jobs = about "
-              f"{waves * study.budget_s / 60:.0f} min of training, plus validation, datasets "
-              "and analysis" if study.budget_s else f"unknown (no budget_s; up to "
-              f"{study.max_epochs} epochs per run)")
-    echo(f"{study_path} -> {study_dir}: {len(tasks)} runs, {len(tasks) - todo} done, "
-         f"{todo} to run; estimated time: {budget}")
+    budget = (
+        f"{todo} runs x {study.budget_s:g} s / {jobs} jobs = about "
+        f"{waves * study.budget_s / 60:.0f} min of training, plus validation, datasets "
+        "and analysis"
+        if study.budget_s
+        else f"unknown (no budget_s; up to {study.max_epochs} epochs per run)"
+    )
+    echo(
+        f"{study_path} -> {study_dir}: {len(tasks)} runs, {len(tasks) - todo} done, "
+        f"{todo} to run; estimated time: {budget}"
+    )

@@ -9,10 +9,11 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,8 +55,9 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device here; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise ConfigError("--device mps: no Apple GPU here; use --device cpu or auto")
     if name not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"--device {name}: choose cpu, cuda, mps or auto")
@@ -64,10 +66,19 @@ def pick_device(name: str) -> torch.device:
 
 def model_metadata(cfg: TrainConfig, effect: str, run_name: str, **extra: Any) -> dict[str, Any]:
     m = cfg.model
-    return {"model": m.name, "hidden_size": m.hidden_size, "num_layers": m.num_layers,
-            "skip": m.skip, "conv_channels": m.conv_channels, "conv_kernel": m.conv_kernel,
-            "sample_rate_hz": SAMPLE_RATE_HZ, "neuralfx_version": __version__,
-            "effect": effect, "run": run_name, **extra}
+    return {
+        "model": m.name,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "skip": m.skip,
+        "conv_channels": m.conv_channels,
+        "conv_kernel": m.conv_kernel,
+        "sample_rate_hz": SAMPLE_RATE_HZ,
+        "neuralfx_version": __version__,
+        "effect": effect,
+        "run": run_name,
+        **extra,
+    }
 
 
 def _segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
@@ -75,7 +86,7 @@ def _segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list
     seg = cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
     count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
     starts = rng.integers(0, n - seg + 1, size=count)
-    return [starts[i:i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
+    return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
 
 
 def _shard_count(cfg: TrainConfig, device: torch.device) -> int:
@@ -121,8 +132,9 @@ def _evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[flo
     return float(loss), esr(y, pred)
 
 
-def train(cfg: TrainConfig, resume: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, resume: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None
+) -> TrainResult:
     """Train ``cfg`` into ``DATA/runs/<run_name>``; with ``resume``, continue that run."""
     device = pick_device(cfg.device)
     threads_before = torch.get_num_threads()
@@ -140,14 +152,26 @@ def train(cfg: TrainConfig, resume: bool = False,
         torch.set_num_threads(threads_before)
 
 
-def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shards: int,
-           pool: ThreadPoolExecutor | None) -> TrainResult:
+def _train(
+    cfg: TrainConfig,
+    resume: bool,
+    on_epoch,
+    device: torch.device,
+    shards: int,
+    pool: ThreadPoolExecutor | None,
+) -> TrainResult:
     report = Reporter(cfg.quiet)
     seg_len = cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
-    checked = check_dataset(cfg.data_dir, cfg.output_name, cfg.resample, cfg.align,
-                            cfg.latency_samples)
-    split = data.split_pairs(checked.arrays, cfg.split, checked.name,
-                             min_train_samples=seg_len, min_eval_samples=cfg.warmup_samples)
+    checked = check_dataset(
+        cfg.data_dir, cfg.output_name, cfg.resample, cfg.align, cfg.latency_samples
+    )
+    split = data.split_pairs(
+        checked.arrays,
+        cfg.split,
+        checked.name,
+        min_train_samples=seg_len,
+        min_eval_samples=cfg.warmup_samples,
+    )
     for warning in checked.all_warnings:  # after the split, so an error stays one line
         report.message(f"warning: {warning}")
     if not cfg.run_name:
@@ -159,15 +183,29 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model.name, cfg.model.hidden_size, cfg.model.num_layers,
-                        cfg.model.skip, cfg.model.conv_channels, cfg.model.conv_kernel).to(device)
+    model = build_model(
+        cfg.model.name,
+        cfg.model.hidden_size,
+        cfg.model.num_layers,
+        cfg.model.skip,
+        cfg.model.conv_channels,
+        cfg.model.conv_kernel,
+    ).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.lr_factor,
-                                                       patience=cfg.lr_patience)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=cfg.lr_factor, patience=cfg.lr_patience
+    )
     loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
-    st: dict[str, Any] = {"epoch": 0, "best_val": float("inf"), "best_val_esr": float("inf"),
-                          "best_epoch": -1, "since_best": 0, "train_seconds": 0.0, "rows": [],
-                          "best_state": None}
+    st: dict[str, Any] = {
+        "epoch": 0,
+        "best_val": float("inf"),
+        "best_val_esr": float("inf"),
+        "best_epoch": -1,
+        "since_best": 0,
+        "train_seconds": 0.0,
+        "rows": [],
+        "best_state": None,
+    }
     if resume:
         ck = runs.load_checkpoint(paths)
         model.load_state_dict(ck["model"])
@@ -177,8 +215,10 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
         torch.set_rng_state(ck["torch_rng"])
         random.setstate(ck["python_rng"])
         st = ck["progress"]
-        report.message(f"resuming {paths.root} at epoch {st['epoch']} "
-                       f"(best val loss {st['best_val']:.5f} at epoch {st['best_epoch']})")
+        report.message(
+            f"resuming {paths.root} at epoch {st['epoch']} "
+            f"(best val loss {st['best_val']:.5f} at epoch {st['best_epoch']})"
+        )
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
     runs.save_config(paths, cfg)
@@ -213,10 +253,15 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
                 for c in range(cfg.chunks_per_segment):
                     # the first chunk is preceded by the warm-up, which gets no gradient
                     sl = slice(0 if c == 0 else w + c * ch, w + (c + 1) * ch)
-                    jobs = [(model, loss_fn, params, xi[:, sl], yi[:, sl], si, w if c == 0 else 0)
-                            for xi, yi, si in zip(xs, ys, states)]
-                    out = list(pool.map(_shard_grads, *zip(*jobs))) if pool else \
-                        [_shard_grads(*jobs[0])]
+                    jobs = [
+                        (model, loss_fn, params, xi[:, sl], yi[:, sl], si, w if c == 0 else 0)
+                        for xi, yi, si in zip(xs, ys, states)
+                    ]
+                    out = (
+                        list(pool.map(_shard_grads, *zip(*jobs)))
+                        if pool
+                        else [_shard_grads(*jobs[0])]
+                    )
                     states = [o[2] for o in out]
                     if all(o[1] is not None for o in out):
                         # summed in a fixed order, so a run is reproducible whatever the threads
@@ -237,33 +282,56 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
             if not math.isfinite(val_loss):
                 val_loss = float("inf")
             sched.step(val_loss)
-            row = {"epoch": epoch, "train_loss": loss_sum / max(loss_n, 1), "val_loss": val_loss,
-                   "val_esr": val_esr, "lr": opt.param_groups[0]["lr"],
-                   "seconds": round(st["train_seconds"], 3), "samples_per_s": seen / epoch_s}
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(loss_n, 1),
+                "val_loss": val_loss,
+                "val_esr": val_esr,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": round(st["train_seconds"], 3),
+                "samples_per_s": seen / epoch_s,
+            }
             record = val_loss < st["best_val"]
             if record:
-                st.update(best_val=val_loss, best_val_esr=val_esr, best_epoch=epoch, since_best=0,
-                          best_state={k: v.detach().cpu().clone()
-                                      for k, v in model.state_dict().items()})
-                meta = model_metadata(cfg, split.name, cfg.run_name, epoch=epoch,
-                                      val_esr=val_esr, test_esr=None)
+                st.update(
+                    best_val=val_loss,
+                    best_val_esr=val_esr,
+                    best_epoch=epoch,
+                    since_best=0,
+                    best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                )
+                meta = model_metadata(
+                    cfg, split.name, cfg.run_name, epoch=epoch, val_esr=val_esr, test_esr=None
+                )
                 save_model(model, paths.model, meta)
                 save_model(model, out_dir / "model.json", meta)
             else:
                 st["since_best"] += 1
             if guitar is not None and epoch % cfg.render_every == 0:
-                write_wav(out_dir / f"{split.name}{epoch}.wav",
-                          render_array(model, guitar, device=device))
+                write_wav(
+                    out_dir / f"{split.name}{epoch}.wav", render_array(model, guitar, device=device)
+                )
             st["rows"].append(row)
             st["epoch"] = epoch + 1
             runs.save_metrics(paths, st["rows"])
-            runs.save_checkpoint(paths, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "numpy_rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-                "progress": st, "config": asdict(cfg)})
-            left = cfg.budget_s - st["train_seconds"] if cfg.budget_s else \
-                (cfg.max_epochs - st["epoch"]) * st["train_seconds"] / max(st["epoch"], 1)
+            runs.save_checkpoint(
+                paths,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "python_rng": random.getstate(),
+                    "progress": st,
+                    "config": asdict(cfg),
+                },
+            )
+            left = (
+                cfg.budget_s - st["train_seconds"]
+                if cfg.budget_s
+                else (cfg.max_epochs - st["epoch"]) * st["train_seconds"] / max(st["epoch"], 1)
+            )
             report.end_epoch(row, record, left)
             if on_epoch:
                 on_epoch(row)
@@ -277,30 +345,48 @@ def _train(cfg: TrainConfig, resume: bool, on_epoch, device: torch.device, shard
     return _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report, guitar)
 
 
-def _finish(cfg, model, st, split, paths, out_dir, device, stopped_by, report,
-            guitar) -> TrainResult:
+def _finish(
+    cfg, model, st, split, paths, out_dir, device, stopped_by, report, guitar
+) -> TrainResult:
     """Reload the best model, score it on the test block, and stamp the score into model.json."""
     if st["best_state"] is None:
         raise ConfigError(f"{paths.root}: no epoch completed; raise --budget or --max-epochs")
     model.load_state_dict(st["best_state"])
     loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
     _, test_esr = _evaluate(model, split.test_x, split.test_y, loss_fn, device)
-    meta = model_metadata(cfg, split.name, cfg.run_name, epoch=st["best_epoch"],
-                          val_esr=st["best_val_esr"], test_esr=test_esr)
+    meta = model_metadata(
+        cfg,
+        split.name,
+        cfg.run_name,
+        epoch=st["best_epoch"],
+        val_esr=st["best_val_esr"],
+        test_esr=test_esr,
+    )
     model_path = save_model(model, paths.model, meta)
     save_model(model, out_dir / "model.json", meta)
     rows = st["rows"]
     speed = float(np.mean([r["samples_per_s"] for r in rows])) if rows else 0.0
-    result = TrainResult(paths.root, model_path, test_esr, st["best_val_esr"], st["best_epoch"],
-                         st["epoch"], st["train_seconds"], count_parameters(model), speed,
-                         stopped_by)
-    runs.save_result(paths, {k: (str(v) if isinstance(v, Path) else v)
-                             for k, v in asdict(result).items()})
+    result = TrainResult(
+        paths.root,
+        model_path,
+        test_esr,
+        st["best_val_esr"],
+        st["best_epoch"],
+        st["epoch"],
+        st["train_seconds"],
+        count_parameters(model),
+        speed,
+        stopped_by,
+    )
+    runs.save_result(
+        paths, {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    )
     renders = ""
     if guitar is not None:
         # the lab's per-epoch renders show progress; this one is what the saved model sounds like
-        best = write_wav(out_dir / f"{split.name}_best.wav",
-                         render_array(model, guitar, device=device))
+        best = write_wav(
+            out_dir / f"{split.name}_best.wav", render_array(model, guitar, device=device)
+        )
         renders = f"\nrenders: {out_dir}/{split.name}<epoch>.wav, best model: {best}"
     report.message(
         f"test ESR {test_esr:.5f} (best epoch {st['best_epoch']}, {st['epoch']} epochs, "

@@ -25,12 +25,14 @@ def model_to_dict(model: RecurrentModel, metadata: dict[str, Any], fmt: str | No
         return lab.to_lab_dict(model, metadata)
     if fmt == "native":
         from . import native
+
         return native.to_native_dict(model, metadata)
     raise ModelFileError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def save_model(model: RecurrentModel, path: str | Path, metadata: dict[str, Any],
-               fmt: str | None = None) -> Path:
+def save_model(
+    model: RecurrentModel, path: str | Path, metadata: dict[str, Any], fmt: str | None = None
+) -> Path:
     """Write a model JSON atomically; never writes NaN (``allow_nan=False``)."""
     text = json.dumps(model_to_dict(model, metadata, fmt), allow_nan=False)
     return write_text_atomic(path, text)
@@ -52,6 +54,7 @@ def load_model(path: str | Path) -> tuple[RecurrentModel, dict[str, Any]]:
         raise ModelFileError(f"{path}: not a model file (top level is not a JSON object)")
     if "layers" in d:
         from . import native
+
         return native.from_native_dict(d, str(path))
     return lab.from_lab_dict(d, str(path))
 
@@ -67,7 +70,8 @@ def export_model(src_path: str | Path, fmt: str, out_path: str | Path | None = N
         src = src / "model.json"
         if not src.is_file():
             raise ModelFileError(
-                f"{src_path}: holds no model.json; pass a run folder or a model.json")
+                f"{src_path}: holds no model.json; pass a run folder or a model.json"
+            )
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out_path) if out_path is not None else src.with_name(f"model.{fmt}.json")

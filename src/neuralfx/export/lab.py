@@ -19,8 +19,14 @@ FORMAT_VERSION = 1
 
 
 def lab_keys(cell: str) -> list[str]:
-    return [f"{cell}.weight_ih_l0", f"{cell}.weight_hh_l0", f"{cell}.bias_ih_l0",
-            f"{cell}.bias_hh_l0", "dense.weight", "dense.bias"]
+    return [
+        f"{cell}.weight_ih_l0",
+        f"{cell}.weight_hh_l0",
+        f"{cell}.bias_ih_l0",
+        f"{cell}.bias_hh_l0",
+        "dense.weight",
+        "dense.bias",
+    ]
 
 
 def check_lab_exportable(model: RecurrentModel) -> None:
@@ -83,8 +89,12 @@ def from_lab_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dict[s
             f"{meta.get('hidden_size')} units but the weights hold 1 layer of {hidden}; "
             "export the model again"
         )
-    meta = {"model": cell, "hidden_size": hidden, "num_layers": 1, "skip": False,
-            "sample_rate_hz": 44100, **meta}
+    meta = {
+        "model": cell,
+        "hidden_size": hidden,
+        "num_layers": 1,
+        "skip": False,
+        "sample_rate_hz": 44100,
+        **meta,
+    }
     return model.eval(), meta
-
-

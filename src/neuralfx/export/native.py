@@ -34,7 +34,7 @@ NO_ACTIVATION = ("", None)
 
 def _swap_rz(t: torch.Tensor, hidden: int) -> torch.Tensor:
     """Swap the first two gate blocks along dim 0 (PyTorch r,z,n <-> Keras z,r,h; self-inverse)."""
-    return torch.cat([t[hidden:2 * hidden], t[:hidden], t[2 * hidden:]], dim=0)
+    return torch.cat([t[hidden : 2 * hidden], t[:hidden], t[2 * hidden :]], dim=0)
 
 
 def _out(t: torch.Tensor, name: str) -> torch.Tensor:
@@ -57,33 +57,52 @@ def to_native_dict(model: RecurrentModel, metadata: dict[str, Any]) -> dict[str,
         b = _out(conv.bias, f"convs.{i}.conv.bias")
         # Keras tap k multiplies x[t - (K-1-k)*d], as PyTorch's tap k does over [history, x];
         # RTNeural's loadConv1D does the tap reversal its state buffer needs, so no flip here.
-        layers.append({
-            "type": "conv1d", "activation": "tanh", "shape": _shape(conv.out_channels),
-            "kernel_size": [conv.kernel_size[0]], "dilation": [conv.dilation[0]],
-            "weights": [w.permute(2, 1, 0).tolist(), b.tolist()],
-        })
+        layers.append(
+            {
+                "type": "conv1d",
+                "activation": "tanh",
+                "shape": _shape(conv.out_channels),
+                "kernel_size": [conv.kernel_size[0]],
+                "dilation": [conv.dilation[0]],
+                "weights": [w.permute(2, 1, 0).tolist(), b.tolist()],
+            }
+        )
     rnn, cell = model.rnn, model.cell
     hidden = rnn.hidden_size
     for layer in range(rnn.num_layers):
-        p = {k: _out(getattr(rnn, f"{k}_l{layer}"), f"{cell}.{k}_l{layer}")
-             for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        p = {
+            k: _out(getattr(rnn, f"{k}_l{layer}"), f"{cell}.{k}_l{layer}")
+            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        }
         if cell == "lstm":
-            weights = [p["weight_ih"].T.tolist(), p["weight_hh"].T.tolist(),
-                       (p["bias_ih"] + p["bias_hh"]).tolist()]
+            weights = [
+                p["weight_ih"].T.tolist(),
+                p["weight_hh"].T.tolist(),
+                (p["bias_ih"] + p["bias_hh"]).tolist(),
+            ]
         else:
-            weights = [_swap_rz(p["weight_ih"], hidden).T.tolist(),
-                       _swap_rz(p["weight_hh"], hidden).T.tolist(),
-                       [_swap_rz(p["bias_ih"], hidden).tolist(),
-                        _swap_rz(p["bias_hh"], hidden).tolist()]]
-        layers.append({"type": cell, "activation": "", "shape": _shape(hidden),
-                       "weights": weights})
-    layers.append({
-        "type": "dense", "activation": "", "shape": _shape(1),
-        "weights": [_out(model.dense.weight, "dense.weight").T.tolist(),
-                    _out(model.dense.bias, "dense.bias").tolist()],
-    })
-    return {"in_shape": _shape(1), "layers": layers,
-            META_KEY: {**metadata, "format": "native", "format_version": FORMAT_VERSION}}
+            weights = [
+                _swap_rz(p["weight_ih"], hidden).T.tolist(),
+                _swap_rz(p["weight_hh"], hidden).T.tolist(),
+                [_swap_rz(p["bias_ih"], hidden).tolist(), _swap_rz(p["bias_hh"], hidden).tolist()],
+            ]
+        layers.append({"type": cell, "activation": "", "shape": _shape(hidden), "weights": weights})
+    layers.append(
+        {
+            "type": "dense",
+            "activation": "",
+            "shape": _shape(1),
+            "weights": [
+                _out(model.dense.weight, "dense.weight").T.tolist(),
+                _out(model.dense.bias, "dense.bias").tolist(),
+            ],
+        }
+    )
+    return {
+        "in_shape": _shape(1),
+        "layers": layers,
+        META_KEY: {**metadata, "format": "native", "format_version": FORMAT_VERSION},
+    }
 
 
 class _Reader:
@@ -97,14 +116,21 @@ class _Reader:
 
     def key(self, obj: dict, key: str, what: str) -> Any:
         if key not in obj:
-            raise self.fail(f"{what} has no {key!r} key; the file is truncated or was not "
-                            "written by neuralfx/RTNeural: export it again")
+            raise self.fail(
+                f"{what} has no {key!r} key; the file is truncated or was not "
+                "written by neuralfx/RTNeural: export it again"
+            )
         return obj[key]
 
     def width(self, layer: dict, what: str) -> int:
         shape = self.key(layer, "shape", what)
-        if not isinstance(shape, list) or not shape or not isinstance(shape[-1], int) \
-                or isinstance(shape[-1], bool) or shape[-1] < 1:
+        if (
+            not isinstance(shape, list)
+            or not shape
+            or not isinstance(shape[-1], int)
+            or isinstance(shape[-1], bool)
+            or shape[-1] < 1
+        ):
             raise self.fail(f"{what} 'shape' is {shape!r}; expected a list ending in its width")
         return shape[-1]
 
@@ -120,8 +146,10 @@ class _Reader:
         ws = self.key(layer, "weights", what)
         if not isinstance(ws, list) or len(ws) != len(specs):
             n = len(ws) if isinstance(ws, list) else type(ws).__name__
-            raise self.fail(f"{what} 'weights' holds {n} arrays, expected {len(specs)} "
-                            f"({', '.join(name for name, _ in specs)})")
+            raise self.fail(
+                f"{what} 'weights' holds {n} arrays, expected {len(specs)} "
+                f"({', '.join(name for name, _ in specs)})"
+            )
         out = []
         for k, (value, (name, shape)) in enumerate(zip(ws, specs)):
             label = f"{what} weights[{k}] ({name})"
@@ -140,8 +168,9 @@ class _Reader:
 def _layer_list(d: dict[str, Any], r: _Reader) -> list[dict]:
     in_shape = r.key(d, "in_shape", "the file")
     if not isinstance(in_shape, list) or not in_shape or in_shape[-1] != 1:
-        raise r.fail(f"'in_shape' is {in_shape!r}; neuralfx models take one channel: "
-                     "[null, null, 1]")
+        raise r.fail(
+            f"'in_shape' is {in_shape!r}; neuralfx models take one channel: [null, null, 1]"
+        )
     layers = r.key(d, "layers", "the file")
     if not isinstance(layers, list) or not layers:
         raise r.fail("'layers' is empty or not a list; export the model again")
@@ -165,8 +194,7 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
         out_ch = r.width(layers[i], what)
         kernel = r.scalar(layers[i], "kernel_size", what)
         dilation = r.scalar(layers[i], "dilation", what)
-        w, b = r.weights(layers[i], what, [("kernel", [kernel, width, out_ch]),
-                                           ("bias", [out_ch])])
+        w, b = r.weights(layers[i], what, [("kernel", [kernel, width, out_ch]), ("bias", [out_ch])])
         act = layers[i].get("activation", "")
         if act in NO_ACTIVATION and i + 1 < len(layers) and layers[i + 1]["type"] == "activation":
             i += 1
@@ -182,8 +210,21 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
         hidden = r.width(layers[i], what)
         g = GATES[cell] * hidden
         bias_shape = [g] if cell == "lstm" else [2, g]
-        rnns.append((cell, hidden, r.weights(layers[i], what, [
-            ("kernel", [width, g]), ("recurrent kernel", [hidden, g]), ("bias", bias_shape)])))
+        rnns.append(
+            (
+                cell,
+                hidden,
+                r.weights(
+                    layers[i],
+                    what,
+                    [
+                        ("kernel", [width, g]),
+                        ("recurrent kernel", [hidden, g]),
+                        ("bias", bias_shape),
+                    ],
+                ),
+            )
+        )
         width, i = hidden, i + 1
     if not rnns:
         found = layers[i]["type"] if i < len(layers) else "nothing"
@@ -203,18 +244,32 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
     if convs:
         shapes = {(w.shape[0], w.shape[2]) for w, *_ in convs}
         dilations = [dil for *_, dil in convs]
-        if len(shapes) != 1 or dilations != [2 ** k for k in range(len(convs))]:
-            raise r.fail(f"conv layers have kernel/channels {sorted(shapes)} and dilations "
-                         f"{dilations}; neuralfx builds equal layers with dilations 1, 2, 4, ...")
+        if len(shapes) != 1 or dilations != [2**k for k in range(len(convs))]:
+            raise r.fail(
+                f"conv layers have kernel/channels {sorted(shapes)} and dilations "
+                f"{dilations}; neuralfx builds equal layers with dilations 1, 2, 4, ..."
+            )
     conv_kernel, conv_channels = (convs[0][2], convs[0][0].shape[2]) if convs else (3, 8)
-    inferred = {"model": (f"conv-{cell}" if convs else cell), "hidden_size": hidden,
-                "num_layers": len(rnns)}
+    inferred = {
+        "model": (f"conv-{cell}" if convs else cell),
+        "hidden_size": hidden,
+        "num_layers": len(rnns),
+    }
     for key, value in inferred.items():
         if key in meta and meta[key] != value:
-            raise r.fail(f"metadata says {key} {meta[key]!r} but the layers hold {value!r}; "
-                         "the file was edited by hand: export it again")
-    model = RecurrentModel(cell, hidden, len(rnns), bool(meta.get("skip", False)), len(convs),
-                           conv_channels, conv_kernel)
+            raise r.fail(
+                f"metadata says {key} {meta[key]!r} but the layers hold {value!r}; "
+                "the file was edited by hand: export it again"
+            )
+    model = RecurrentModel(
+        cell,
+        hidden,
+        len(rnns),
+        bool(meta.get("skip", False)),
+        len(convs),
+        conv_channels,
+        conv_kernel,
+    )
     state: dict[str, torch.Tensor] = {}
     for k, (w, b, _, _) in enumerate(convs):
         state[f"convs.{k}.conv.weight"] = w.permute(2, 1, 0).contiguous()
@@ -227,8 +282,14 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
         else:
             w_ih, w_hh = _swap_rz(w_ih, hidden), _swap_rz(w_hh, hidden)
             b_ih, b_hh = _swap_rz(b[0], hidden), _swap_rz(b[1], hidden)
-        state.update({f"{cell}.weight_ih_l{k}": w_ih, f"{cell}.weight_hh_l{k}": w_hh,
-                      f"{cell}.bias_ih_l{k}": b_ih, f"{cell}.bias_hh_l{k}": b_hh})
+        state.update(
+            {
+                f"{cell}.weight_ih_l{k}": w_ih,
+                f"{cell}.weight_hh_l{k}": w_hh,
+                f"{cell}.bias_ih_l{k}": b_ih,
+                f"{cell}.bias_hh_l{k}": b_hh,
+            }
+        )
     state["dense.weight"] = dense_w.T.contiguous()
     state["dense.bias"] = dense_b
     model.load_state_dict(state)

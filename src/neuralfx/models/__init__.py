@@ -37,8 +37,14 @@ REGISTRY: dict[str, Architecture] = {
 }
 
 
-def build_model(name: str, hidden_size: int, num_layers: int = 1, skip: bool = False,
-                conv_channels: int = 8, conv_kernel: int = 3) -> RecurrentModel:
+def build_model(
+    name: str,
+    hidden_size: int,
+    num_layers: int = 1,
+    skip: bool = False,
+    conv_channels: int = 8,
+    conv_kernel: int = 3,
+) -> RecurrentModel:
     """Build a registry model, refusing what RTNeural cannot run."""
     if name not in REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(REGISTRY)}")
@@ -54,13 +60,22 @@ def build_model(name: str, hidden_size: int, num_layers: int = 1, skip: bool = F
         raise ConfigError(f"conv_channels is {conv_channels}; use 1 to 32")
     if arch.conv_layers and not 2 <= conv_kernel <= 8:
         raise ConfigError(f"conv_kernel is {conv_kernel}; use 2 to 8")
-    return RecurrentModel(arch.cell, hidden_size, num_layers, skip, arch.conv_layers,
-                          conv_channels, conv_kernel)
+    return RecurrentModel(
+        arch.cell, hidden_size, num_layers, skip, arch.conv_layers, conv_channels, conv_kernel
+    )
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["REGISTRY", "Architecture", "RecurrentModel", "build_model", "count_parameters",
-           "detach_state", "RTNEURAL_HIDDEN_SIZES", "LAB_FORMAT_HIDDEN_SIZES"]
+__all__ = [
+    "REGISTRY",
+    "Architecture",
+    "RecurrentModel",
+    "build_model",
+    "count_parameters",
+    "detach_state",
+    "RTNEURAL_HIDDEN_SIZES",
+    "LAB_FORMAT_HIDDEN_SIZES",
+]

@@ -26,12 +26,14 @@ class CausalConv1d(nn.Module):
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
         self.history = (kernel_size - 1) * dilation
 
-    def forward(self, x: torch.Tensor, buf: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, buf: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         # x: (batch, channels, time)
         if buf is None:
             buf = x.new_zeros(x.shape[0], x.shape[1], self.history)
         xx = torch.cat([buf, x], dim=2)
-        new_buf = xx[:, :, xx.shape[2] - self.history:] if self.history else buf
+        new_buf = xx[:, :, xx.shape[2] - self.history :] if self.history else buf
         return self.conv(xx), new_buf
 
 
@@ -42,16 +44,23 @@ class RecurrentModel(nn.Module):
     exactly what RTNeural's ``torch_helpers`` read.
     """
 
-    def __init__(self, cell: str = "lstm", hidden_size: int = 32, num_layers: int = 1,
-                 skip: bool = False, conv_layers: int = 0, conv_channels: int = 8,
-                 conv_kernel: int = 3):
+    def __init__(
+        self,
+        cell: str = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        skip: bool = False,
+        conv_layers: int = 0,
+        conv_channels: int = 8,
+        conv_kernel: int = 3,
+    ):
         super().__init__()
         self.cell = cell
         self.skip = skip
         self.convs = nn.ModuleList()
         in_size = 1
         for i in range(conv_layers):
-            self.convs.append(CausalConv1d(in_size, conv_channels, conv_kernel, dilation=2 ** i))
+            self.convs.append(CausalConv1d(in_size, conv_channels, conv_kernel, dilation=2**i))
             in_size = conv_channels
         rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
         setattr(self, cell, rnn_cls(in_size, hidden_size, num_layers=num_layers, batch_first=True))
