@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import make_pair, noise, tree_digest
+from utils import make_pair, noise, tree_digest
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main

@@ -41,7 +41,7 @@ def test_strict_loading_names_the_key(tmp_path, data, fragment):
 
 
 def test_run_config_reproduces_the_run(gain_data):
-    from conftest import fast_config
+    from utils import fast_config
 
     import neuralfx
 

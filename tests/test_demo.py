@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import audio_digest, fast_config, tree_digest
+from utils import audio_digest, fast_config, tree_digest
 
 import neuralfx
 from neuralfx.cli import main

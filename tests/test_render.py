@@ -1,7 +1,7 @@
 import numpy as np
 import soundfile as sf
 import torch
-from conftest import noise
+from utils import noise
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main

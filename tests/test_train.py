@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import fast_config, make_pair, noise, tree_digest
+from utils import fast_config, make_pair, noise, tree_digest
 
 import neuralfx
 from neuralfx.export import load_model
