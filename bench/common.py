@@ -36,7 +36,7 @@ def budget_from_env(default: float = 180.0) -> float:
 
 def ensure_dataset(effect: str, fresh: bool = False) -> Path:
     """``bench/out/data/<effect>``: the built-in clean signal through one catalogue effect."""
-    from neuralfx.demo import init_dataset
+    from neuralfx.data.builtin import init_dataset
 
     root = DATA / effect
     if fresh:
@@ -48,7 +48,7 @@ def ensure_dataset(effect: str, fresh: bool = False) -> Path:
 
 
 def split_of(data_dir: Path) -> Split:
-    return load_dataset(data_dir)
+    return load_dataset(data_dir).split
 
 
 def test_esr(model: torch.nn.Module, split: Split) -> float:

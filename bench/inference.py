@@ -29,7 +29,7 @@ from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.export import save_model
 from neuralfx.models import REGISTRY, build_model
 from neuralfx.render import render_file
-from neuralfx.train import model_metadata
+from neuralfx.training.loop import model_metadata
 
 CPP_BUILD = OUT / "cpp-build"
 CPP_BIN = CPP_BUILD / "neuralfx-process"
@@ -61,10 +61,10 @@ def make_models(sizes: list[int]) -> list[tuple[str, int, Path]]:
     for name in REGISTRY:
         for h in sizes:
             torch.manual_seed(0)
-            model = build_model(name, h)
+            model = build_model(ModelConfig(name, h))
             cfg = TrainConfig(model=ModelConfig(name=name, hidden_size=h))
             path = folder / f"{name}-{h}.json"
-            save_model(model, path, model_metadata(cfg, "random", "bench"))
+            save_model(model, path, model_metadata(cfg, "random", "bench", 44100))
             made.append((name, h, path))
     return made
 

@@ -8,7 +8,7 @@ test ESR) is the same `neuralfx.train()` the command line uses.
 from pathlib import Path
 
 import neuralfx
-from neuralfx.demo import init_dataset
+from neuralfx.data.builtin import init_dataset
 
 audio_folder = "data/softclip"  # holds input/*.wav (clean) and output/*.wav (processed)
 

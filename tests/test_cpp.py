@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_export import RATE, metadata, random_model, run_blocks, sine_and_noise
+from utils import RATE, metadata, random_model, run_blocks, sine_and_noise
 
 from neuralfx.errors import ModelFileError
 from neuralfx.export import load_model, save_model

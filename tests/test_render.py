@@ -5,6 +5,7 @@ from utils import noise
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main
+from neuralfx.config import ModelConfig
 from neuralfx.export import load_model, save_model
 from neuralfx.models import build_model
 from neuralfx.render import render_array, render_file
@@ -12,7 +13,7 @@ from neuralfx.render import render_array, render_file
 
 def _model(tmp_path, name="lstm", **kw):
     torch.manual_seed(0)
-    m = build_model(name, 16, **kw)
+    m = build_model(ModelConfig(name, 16, **kw))
     path = save_model(
         m, tmp_path / "m.json", {"sample_rate_hz": 44100, "skip": kw.get("skip", False)}
     )

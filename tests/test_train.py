@@ -11,9 +11,11 @@ import torch
 from utils import fast_config, make_pair, noise, tree_digest
 
 import neuralfx
+from neuralfx.config import ModelConfig
 from neuralfx.export import load_model
+from neuralfx.models import build_model
 from neuralfx.render import render_array
-from neuralfx.runs import read_metrics
+from neuralfx.training.runs import read_metrics
 
 LAB_KEYS = {
     "lstm.weight_ih_l0": [128, 1],
@@ -50,7 +52,7 @@ def test_model_json_has_the_lab_keys_and_round_trips(gain_data):
     assert d["neuralfx"]["hidden_size"] == 32 and d["neuralfx"]["sample_rate_hz"] == 44100
     model, _ = load_model(r.model_path)
     ck = torch.load(r.run_dir / "checkpoint.pt", weights_only=False)
-    ref = neuralfx.train.__globals__["build_model"]("lstm", 32)
+    ref = build_model(ModelConfig("lstm", 32))
     ref.load_state_dict(ck["progress"]["best_state"])
     x = noise(0.5, seed=3)
     np.testing.assert_array_equal(render_array(model, x), render_array(ref, x))

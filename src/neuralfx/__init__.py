@@ -1,23 +1,25 @@
 """neuralfx: learn an audio effect from a clean/processed pair and run it with RTNeural."""
 
-__version__ = "0.1.0"
-
 from .config import LossConfig, ModelConfig, TrainConfig
+from .data import load_dataset
 from .errors import NeuralFXError
-from .export import load_model, save_model
+from .export import export_model, load_model, save_model
 from .render import render_array, render_file
-from .train import TrainResult, train
+from .training import TrainResult, train
+from .version import __version__
 
 __all__ = [
-    "__version__",
-    "TrainConfig",
-    "ModelConfig",
     "LossConfig",
+    "ModelConfig",
     "NeuralFXError",
-    "train",
+    "TrainConfig",
     "TrainResult",
+    "__version__",
+    "export_model",
+    "load_dataset",
     "load_model",
-    "save_model",
     "render_array",
     "render_file",
+    "save_model",
+    "train",
 ]

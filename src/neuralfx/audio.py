@@ -1,4 +1,4 @@
-"""Reading and writing wav files: first channel, checked rate and content, atomic writes."""
+"""Wav I/O: the one reader (first channel), the one resampler, and atomic writes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 from .errors import AudioError
 
@@ -48,6 +50,22 @@ def info(path: str | os.PathLike) -> WavInfo:
     return WavInfo(path, int(i.samplerate), int(i.channels), int(i.frames), str(i.subtype))
 
 
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, WavInfo]:
+    """First channel as float32 as stored, NaN and inf kept so that checks can count them.
+
+    The one place samples are read from a wav file; ``read_wav`` adds the checks training needs.
+    """
+    wi = info(path)
+    try:
+        data, _ = sf.read(str(wi.path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(
+            f"{wi.path}: truncated or corrupt wav ({_short(exc)}); export it again"
+        ) from None
+    x = np.ascontiguousarray(data[:, 0]) if data.shape[0] else np.zeros(0, np.float32)
+    return x, wi
+
+
 def read_wav(
     path: str | os.PathLike,
     expected_rate_hz: int | None = SAMPLE_RATE_HZ,
@@ -64,15 +82,9 @@ def read_wav(
             f"{wi.path}: sample rate is {wi.sample_rate_hz} Hz, {expected_rate_hz} Hz is needed; "
             f"resample it (neuralfx data check DIR --resample) or export it at {expected_rate_hz} Hz"
         )
-    try:
-        data, _ = sf.read(str(wi.path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError(
-            f"{wi.path}: truncated or corrupt wav ({_short(exc)}); export it again"
-        ) from None
-    if data.shape[0] == 0:
+    x, _ = read_audio(wi.path)
+    if not len(x):
         raise AudioError(f"{wi.path}: holds no samples; export it again")
-    x = np.ascontiguousarray(data[:, 0])
     if not np.all(np.isfinite(x)):
         bad = int(np.flatnonzero(~np.isfinite(x))[0])
         raise AudioError(
@@ -82,6 +94,24 @@ def read_wav(
     if check_content and float(np.max(np.abs(x))) < 1e-6:
         raise AudioError(f"{wi.path}: is silent (peak below -120 dBFS); it cannot train a model")
     return x
+
+
+def read_wav_at(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
+    """``read_wav`` at ``sample_rate_hz``: a file at another rate is resampled in memory."""
+    x = read_wav(path, expected_rate_hz=None)
+    return resample(x, info(path).sample_rate_hz, sample_rate_hz)
+
+
+def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Polyphase resampling (scipy.signal.resample_poly, Kaiser-windowed anti-alias FIR).
+
+    The one resampler of the package: datasets, renders and checks all convert through it.
+    """
+    if from_hz == to_hz:
+        return audio
+    g = gcd(int(from_hz), int(to_hz))
+    y = resample_poly(audio.astype(np.float64), int(to_hz) // g, int(from_hz) // g)
+    return y.astype(np.float32)
 
 
 @contextmanager

@@ -7,115 +7,82 @@ import dataclasses
 import signal
 import sys
 import threading
+import typing
 
-from . import __version__
-from .config import TrainConfig, load_config
+from .config import LossConfig, ModelConfig, TrainConfig, load_config
 from .errors import NeuralFXError
+from .version import __version__
 
-# train flags -> (config section or None, field); None defaults mean "not given"
-_TRAIN_FLAGS = {
-    "model": ("model", "name"),
-    "hidden": ("model", "hidden_size"),
-    "layers": ("model", "num_layers"),
-    "skip": ("model", "skip"),
-    "esr_weight": ("loss", "esr_weight"),
-    "dc_weight": ("loss", "dc_weight"),
-    "pre_emphasis": ("loss", "pre_emphasis"),
-    "max_epochs": (None, "max_epochs"),
-    "budget": (None, "budget_s"),
-    "batch_size": (None, "batch_size"),
-    "lr": (None, "learning_rate"),
-    "chunk": (None, "chunk_samples"),
-    "chunks": (None, "chunks_per_segment"),
-    "warmup": (None, "warmup_samples"),
-    "render_every": (None, "render_every"),
-    "seed": (None, "seed"),
-    "device": (None, "device"),
-    "threads": (None, "threads"),
-    "quiet": (None, "quiet"),
-    "run_name": (None, "run_name"),
-    "output": (None, "output_name"),
-    "latency": (None, "latency_samples"),
-    "align": (None, "align"),
-    "resample": (None, "resample"),
-    "patience": (None, "early_stop_patience"),
-}
+
+def _train_fields() -> list[tuple[str | None, dataclasses.Field]]:
+    """Every config field with a flag: (section or None for the top level, field)."""
+    out: list[tuple[str | None, dataclasses.Field]] = []
+    for section, cls in ((None, TrainConfig), ("model", ModelConfig), ("loss", LossConfig)):
+        out += [(section, f) for f in dataclasses.fields(cls) if f.metadata.get("flag")]
+    return out
+
+
+def _flag_type(f: dataclasses.Field, owner: type) -> type:
+    hint = typing.get_type_hints(owner)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
 
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on DATA/input + DATA/output")
     p.add_argument("data", help="dataset folder with input/ and output/")
-    p.add_argument("--model", help="architecture (see `neuralfx models`); default lstm")
-    p.add_argument("--hidden", type=int, help="hidden units; default 32")
-    p.add_argument("--layers", type=int, help="stacked recurrent layers (1-3)")
-    p.add_argument("--skip", action="store_const", const=True, help="output = network(x) + x")
-    p.add_argument("--max-epochs", type=int)
-    p.add_argument("--budget", type=float, help="wall-clock training budget in seconds")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--chunk", type=int, help="TBPTT chunk length in samples")
-    p.add_argument("--chunks", type=int, help="chunks per segment")
-    p.add_argument("--warmup", type=int, help="warm-up samples without gradient")
-    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    p.add_argument("--esr-weight", type=float)
-    p.add_argument("--dc-weight", type=float)
-    p.add_argument("--pre-emphasis", type=float, help="pre-emphasis coefficient (0 = off)")
-    p.add_argument("--render-every", type=int, help="epochs between guitar.wav renders (0 = off)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=["cpu", "cuda", "mps", "auto"])
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="CPU: batch shards, one core each (0 = every core); GPU: torch threads",
-    )
-    p.add_argument("--quiet", action="store_const", const=True, help="log lines, no live display")
-    p.add_argument("--run-name", help="name of the run folder under DATA/runs/")
-    p.add_argument("--output", help="which output/NAME.wav to learn when there are several")
-    p.add_argument("--latency", type=int, help="output delay in samples to compensate")
-    p.add_argument(
-        "--align",
-        action="store_const",
-        const=True,
-        help="measure the output's latency and remove it",
-    )
-    p.add_argument(
-        "--resample",
-        action="store_const",
-        const=True,
-        help="convert other sample rates to 44.1 kHz (in memory)",
-    )
+    owners = {None: TrainConfig, "model": ModelConfig, "loss": LossConfig}
+    for section, f in _train_fields():
+        meta, kind = f.metadata, _flag_type(f, owners[section])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = meta["help"] + (
+            f"; default {default}" if default not in (None, "", False) else ""
+        )
+        dest = f"{section}.{f.name}" if section else f.name
+        if kind is bool:
+            p.add_argument(
+                meta["flag"], dest=dest, action="store_const", const=True, help=help_text
+            )
+        else:
+            p.add_argument(
+                meta["flag"], dest=dest, type=kind, help=help_text, choices=meta["choices"] or None
+            )
     p.add_argument("--config", help="a config.json to start from (flags override it)")
-    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run (name or folder)")
 
 
 def _train_config(args) -> tuple[TrainConfig, bool]:
-    from .runs import resolve_run
+    from .training.runs import resolve_run
 
     if args.resume:
-        cfg = load_config(resolve_run(args.data, args.resume).config)
-        cfg = dataclasses.replace(cfg, data_dir=args.data)
+        paths = resolve_run(args.data, args.resume)
+        cfg = load_config(paths.config)
+        # resume exactly the folder named, wherever it is and whatever its config calls it
+        cfg = dataclasses.replace(
+            cfg, data_dir=args.data, run_name=paths.root.name, runs_dir=str(paths.root.parent)
+        )
     elif args.config:
         cfg = dataclasses.replace(load_config(args.config), data_dir=args.data, run_name="")
     else:
         cfg = TrainConfig(data_dir=args.data)
-    top, sections = {}, {"model": {}, "loss": {}}
-    for flag, (section, field) in _TRAIN_FLAGS.items():
-        value = getattr(args, flag)
+    given: dict[str | None, dict[str, object]] = {None: {}, "model": {}, "loss": {}}
+    for section, f in _train_fields():
+        value = getattr(args, f"{section}.{f.name}" if section else f.name)
         if value is not None:
-            (sections[section] if section else top)[field] = value
-    if args.resume and "run_name" in top:
-        del top["run_name"]
+            given[section][f.name] = value
+    if args.resume:
+        given[None].pop("run_name", None)
     cfg = dataclasses.replace(
         cfg,
-        model=dataclasses.replace(cfg.model, **sections["model"]),
-        loss=dataclasses.replace(cfg.loss, **sections["loss"]),
-        **top,
+        model=dataclasses.replace(cfg.model, **given["model"]),
+        loss=dataclasses.replace(cfg.loss, **given["loss"]),
+        **given[None],
     )
     return cfg, bool(args.resume)
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    from .training import train
 
     cfg, resume = _train_config(args)
     train(cfg, resume=resume)
@@ -123,7 +90,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from .demo import init_dataset
+    from .data.builtin import init_dataset
 
     made = init_dataset(args.data, args.effect, args.name, args.seed, args.duration, args.force)
     for kind, path in made.items():
@@ -157,7 +124,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import sweep
+    from .study.sweep import sweep
 
     try:
         summary = sweep(args.study, args.jobs, args.backend, args.address, args.dry_run, args.out)
@@ -178,7 +145,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from .study.report import write_report
 
     for path in write_report(args.folder, args.markdown):
         print(path)
@@ -186,7 +153,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_data_make(args) -> int:
-    from .datamake import make_outputs
+    from .data.make import make_outputs
 
     for path in make_outputs(args.data, args.effect, args.name, args.force, args.knob):
         print(path)
@@ -194,7 +161,8 @@ def cmd_data_make(args) -> int:
 
 
 def cmd_data_check(args) -> int:
-    from .datacheck import check_dataset, plot_report, print_report
+    from .data.check import check_dataset
+    from .data.view import plot_report, print_report
 
     report = check_dataset(
         args.data,
@@ -213,8 +181,8 @@ def cmd_data_check(args) -> int:
 
 
 def cmd_effects(args) -> int:
-    from .chains import plugin_parameters
-    from .effects import CATALOGUE, FAMILIES
+    from .dsp.catalogue import CATALOGUE, FAMILIES
+    from .dsp.chains import plugin_parameters
 
     if args.plugin:
         for name, desc in plugin_parameters(args.plugin):

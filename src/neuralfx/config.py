@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,30 +18,76 @@ from typing import Any
 from .errors import ConfigError
 
 
+def setting(
+    default: Any,
+    flag: str = "",
+    help: str = "",
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    choices: tuple[str, ...] = (),
+    nullable: bool = False,
+) -> Any:
+    """A config field with its command-line flag, help and valid range, declared once.
+
+    ``cli`` makes the train flags from these; ``check_ranges`` validates every config, from
+    flags, config.json or a study file alike. ``lo_open``/``hi_open`` exclude the bound.
+    """
+    meta = {
+        "flag": flag,
+        "help": help,
+        "lo": lo,
+        "hi": hi,
+        "lo_open": lo_open,
+        "hi_open": hi_open,
+        "choices": choices,
+        "nullable": nullable,
+    }
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "lstm"  # a key of models.REGISTRY
-    hidden_size: int = 32
-    num_layers: int = 1
-    skip: bool = False  # output = network(x) + x
-    conv_channels: int = 8
-    conv_kernel: int = 3
+    name: str = setting("lstm", "--model", "architecture (see `neuralfx models`)")
+    hidden_size: int = setting(32, "--hidden", "hidden units", lo=1, hi=1024)
+    num_layers: int = setting(1, "--layers", "stacked recurrent layers (1-3)", lo=1, hi=3)
+    skip: bool = setting(False, "--skip", "output = network(x) + x")
+    conv_channels: int = setting(8, lo=1, hi=32)
+    conv_kernel: int = setting(3, lo=2, hi=8)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
 class LossConfig:
     """ESR on pre-emphasised audio plus a DC term (Wright et al. 2020 use 0.75 / 0.25)."""
 
-    esr_weight: float = 0.75
-    dc_weight: float = 0.25
-    pre_emphasis: float = 0.85  # first-order high-pass 1 - a z^-1; 0 disables it
+    esr_weight: float = setting(0.75, "--esr-weight", "weight of the ESR term", lo=0, hi=1e6)
+    dc_weight: float = setting(0.25, "--dc-weight", "weight of the DC term", lo=0, hi=1e6)
+    # first-order high-pass 1 - a z^-1; 0 disables it
+    pre_emphasis: float = setting(
+        0.85, "--pre-emphasis", "pre-emphasis coefficient (0 = off)", lo=0, hi=1, hi_open=True
+    )
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.esr_weight == 0 and self.dc_weight == 0:
+            raise ConfigError(
+                "esr_weight and dc_weight are both 0: the loss would be 0; "
+                "give one of them a positive weight"
+            )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data_dir: str = "."
-    run_name: str = ""  # empty: a timestamped name is chosen
-    output_name: str = ""  # which output/<name>.wav to learn when there are several
+    run_name: str = setting("", "--run-name", "name of the run folder under DATA/runs/")
+    output_name: str = setting(
+        "", "--output", "which output/NAME.wav to learn when there are several"
+    )
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     # data split by time, no overlap: train / validation / test fractions
@@ -48,33 +95,92 @@ class TrainConfig:
     # truncated BPTT: a warm-up without gradient, then chunks with the state carried.
     # Many small steps win at a fixed budget: 16 x 512-sample chunks at lr 2e-2 reached a
     # 10-100x lower test ESR in 40 s than 4 x 2048 at 5e-3 (bench/RESULTS.md, notes).
-    warmup_samples: int = 1024
-    chunk_samples: int = 512
-    chunks_per_segment: int = 16
-    batch_size: int = 16
-    learning_rate: float = 2e-2
-    lr_patience: int = 3
-    lr_factor: float = 0.5
-    early_stop_patience: int = 12
-    max_epochs: int = 1000
-    budget_s: float = 0.0  # wall-clock training budget; 0 means none
-    render_every: int = 50  # epochs between renders of guitar.wav; 0 disables
-    seed: int = 0
-    device: str = "cpu"  # cpu | cuda | mps | auto
+    warmup_samples: int = setting(
+        1024, "--warmup", "warm-up samples without gradient", lo=0, hi=1 << 22
+    )
+    chunk_samples: int = setting(512, "--chunk", "TBPTT chunk length in samples", lo=1, hi=1 << 20)
+    chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
+    batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
+    learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
+    lr_patience: int = setting(3, lo=0, hi=10000)
+    lr_factor: float = setting(0.5, lo=0, hi=1, lo_open=True, hi_open=True)
+    early_stop_patience: int = setting(
+        12, "--patience", "early-stopping patience in epochs", lo=1, hi=1_000_000
+    )
+    max_epochs: int = setting(
+        1000, "--max-epochs", "stop after this many epochs", lo=1, hi=10_000_000
+    )
+    budget_s: float = setting(
+        0.0, "--budget", "wall-clock training budget in seconds (0 = none)", lo=0, hi=3e7
+    )
+    render_every: int = setting(
+        50, "--render-every", "epochs between guitar.wav renders (0 = off)", lo=0, hi=1_000_000
+    )
+    seed: int = setting(0, "--seed", "random seed", lo=0, hi=2**32 - 1)
+    device: str = setting(
+        "cpu", "--device", "where to train", choices=("cpu", "cuda", "mps", "auto")
+    )
     # CPU: threads sharing each batch, one core each; 0 uses every core. GPU: torch threads.
-    threads: int = 0
+    threads: int = setting(
+        0,
+        "--threads",
+        "CPU: batch shards, one core each (0 = every core); GPU: torch threads",
+        lo=0,
+        hi=1024,
+    )
     # output delay to remove before training; None measures it and refuses more than a few
     # samples unless `align` is set
-    latency_samples: int | None = None
-    align: bool = False  # remove the measured latency
-    resample: bool = False  # convert other sample rates to 44.1 kHz in memory
-    quiet: bool = False
+    latency_samples: int | None = setting(
+        None,
+        "--latency",
+        "output delay in samples to compensate",
+        lo=-1 << 20,
+        hi=1 << 20,
+        nullable=True,
+    )
+    align: bool = setting(False, "--align", "measure the output's latency and remove it")
+    resample: bool = setting(
+        False, "--resample", "convert other sample rates to 44.1 kHz (in memory)"
+    )
+    quiet: bool = setting(False, "--quiet", "log lines, no live display")
     # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.
     runs_dir: str = ""  # parent folder of the run folder
     renders_dir: str = ""  # where guitar renders and the latest model.json copy go
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
+            raise ConfigError(
+                f"split {list(self.split)}: three positive fractions summing to 1 are needed"
+            )
+
     def with_overrides(self, **kw: Any) -> TrainConfig:
         return dataclasses.replace(self, **kw)
+
+
+def check_ranges(cfg: Any) -> None:
+    """Every field with a declared range or choice set is inside it, or a ConfigError says so."""
+    for f in dataclasses.fields(cfg):
+        meta, value = f.metadata, getattr(cfg, f.name)
+        if not meta:
+            continue
+        name = f.name + (f" ({meta['flag']})" if meta.get("flag") else "")
+        if value is None and meta["nullable"]:
+            continue
+        if meta["choices"] and value not in meta["choices"]:
+            raise ConfigError(f"{name} = {value!r}: choose one of {', '.join(meta['choices'])}")
+        lo, hi = meta["lo"], meta["hi"]
+        if lo is None and hi is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} = {value!r}: a number is needed")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} = {value}: a finite number is needed")
+        below = value <= lo if meta["lo_open"] else value < lo
+        above = value >= hi if meta["hi_open"] else value > hi
+        if below or above:
+            left, right = "(" if meta["lo_open"] else "[", ")" if meta["hi_open"] else "]"
+            raise ConfigError(f"{name} = {value:g}: must be in {left}{lo:g}, {hi:g}{right}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -114,7 +220,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(a, v, where) for a, v in zip(args, value))
     if origin in (typing.Union, types.UnionType):
-        return value
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(tp)):
+            return None
+        return _coerce(args[0], value, where) if len(args) == 1 else value
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")

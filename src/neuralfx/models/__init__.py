@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..config import ModelConfig
 from ..errors import ConfigError
 from .recurrent import RecurrentModel, detach_state
 
@@ -37,31 +38,24 @@ REGISTRY: dict[str, Architecture] = {
 }
 
 
-def build_model(
-    name: str,
-    hidden_size: int,
-    num_layers: int = 1,
-    skip: bool = False,
-    conv_channels: int = 8,
-    conv_kernel: int = 3,
-) -> RecurrentModel:
+def build_model(cfg: ModelConfig) -> RecurrentModel:
     """Build a registry model, refusing what RTNeural cannot run."""
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(REGISTRY)}")
-    if hidden_size not in RTNEURAL_HIDDEN_SIZES:
+    if cfg.name not in REGISTRY:
+        raise ConfigError(f"unknown model {cfg.name!r}; choose one of: {', '.join(REGISTRY)}")
+    if cfg.hidden_size not in RTNEURAL_HIDDEN_SIZES:
         raise ConfigError(
-            f"hidden size {hidden_size} is not one RTNeural's compile-time and SIMD paths support; "
-            f"choose one of {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}"
+            f"hidden size {cfg.hidden_size} is not one RTNeural's compile-time and SIMD paths "
+            f"support; choose one of {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}"
         )
-    if not 1 <= num_layers <= 3:
-        raise ConfigError(f"num_layers is {num_layers}; neuralfx exports 1 to 3 stacked layers")
-    arch = REGISTRY[name]
-    if arch.conv_layers and not 1 <= conv_channels <= 32:
-        raise ConfigError(f"conv_channels is {conv_channels}; use 1 to 32")
-    if arch.conv_layers and not 2 <= conv_kernel <= 8:
-        raise ConfigError(f"conv_kernel is {conv_kernel}; use 2 to 8")
+    arch = REGISTRY[cfg.name]
     return RecurrentModel(
-        arch.cell, hidden_size, num_layers, skip, arch.conv_layers, conv_channels, conv_kernel
+        arch.cell,
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.skip,
+        arch.conv_layers,
+        cfg.conv_channels,
+        cfg.conv_kernel,
     )
 
 

@@ -1,0 +1,58 @@
+"""Built-in datasets: the synthesized clean signal, an effect's output and the guitar demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..audio import SAMPLE_RATE_HZ, write_wav
+from ..errors import DatasetError
+from .sidecar import make_sidecar, write_sidecar
+
+CLEAN_NAME = "clean_signal"
+
+
+def init_dataset(
+    data_dir: str | Path,
+    effect: str = "softclip",
+    name: str = "",
+    seed: int = 0,
+    duration_s: float = 180.0,
+    force: bool = False,
+) -> dict[str, Path]:
+    """Create ``DATA/input/clean_signal.wav``, ``DATA/output/<name>.wav`` and ``DATA/guitar.wav``.
+
+    An existing clean input is reused, never rewritten (it is the user's input from then on);
+    an existing output is only replaced with ``force``.
+    """
+    from ..dsp.chains import parse_chain
+    from ..dsp.signals import clean_signal, guitar_riff
+
+    root = Path(data_dir)
+    chain = parse_chain(effect)
+    name = name or slug(effect)
+    clean_path = root / "input" / f"{CLEAN_NAME}.wav"
+    out_path = root / "output" / f"{name}.wav"
+    if out_path.exists() and not force:
+        raise DatasetError(
+            f"{out_path}: already exists; pass --force to replace it "
+            "or --name to make another output"
+        )
+    if clean_path.exists():
+        from ..audio import read_wav
+
+        clean = read_wav(clean_path)
+    else:
+        clean = clean_signal(seed=seed, duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ)
+        write_wav(clean_path, clean)
+    write_wav(out_path, chain(clean, SAMPLE_RATE_HZ))
+    source = {"input": f"input/{clean_path.name}", "output": f"output/{out_path.name}"}
+    write_sidecar(root, make_sidecar(name, chain, sources=[source], seed=seed))
+    guitar_path = root / "guitar.wav"
+    if not guitar_path.exists():
+        write_wav(guitar_path, guitar_riff(seed=seed + 1, sample_rate_hz=SAMPLE_RATE_HZ))
+    return {"input": clean_path, "output": out_path, "guitar": guitar_path}
+
+
+def slug(spec: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "_-=." else "_" for c in spec.strip())
+    return "_".join(filter(None, keep.split("_")))[:80] or "effect"

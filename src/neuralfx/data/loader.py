@@ -1,0 +1,137 @@
+"""The one dataset loader: folder -> checked, aligned pairs -> train / validation / test blocks.
+
+Training, the per-run analysis, the report, sweeps, benchmarks and tests all call
+:func:`load_dataset` (or :func:`dataset_for`, its form for a run's config), so they see the
+same samples: the same pairs, resampling, latency removal, trimming and split. The split is by
+time inside each pair, with no overlap, so the test ESR is measured on audio the model never
+trained or validated on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import TrainConfig
+from ..errors import DatasetError
+from .check import DatasetReport, check_dataset
+
+
+@dataclass
+class Split:
+    """Aligned mono float32 arrays for each part of the split."""
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    sample_rate_hz: int = 44100
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: its split, the checks' report (warnings, latency) and its rate."""
+
+    split: Split
+    report: DatasetReport
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.split.name
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.split.sample_rate_hz
+
+    @property
+    def latency_samples(self) -> int:
+        """The output delay removed from every pair (the first pair's, as they agree)."""
+        return self.report.pairs[0].shift_samples
+
+
+def split_pairs(
+    arrays: list[tuple[np.ndarray, np.ndarray]],
+    fractions: tuple[float, float, float],
+    name: str,
+    min_train_samples: int,
+    min_eval_samples: int,
+    sample_rate_hz: int = 44100,
+) -> Split:
+    """Cut each pair by time into consecutive blocks and join the blocks of each part."""
+    if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
+        raise DatasetError(f"split {fractions}: three positive fractions summing to 1 are needed")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("tx", "ty", "vx", "vy", "ex", "ey")}
+    for x, y in arrays:
+        n = len(x)
+        a = int(n * fractions[0])
+        b = int(n * (fractions[0] + fractions[1]))
+        for (kx, ky), (lo, hi) in zip(
+            (("tx", "ty"), ("vx", "vy"), ("ex", "ey")), ((0, a), (a, b), (b, n))
+        ):
+            parts[kx].append(x[lo:hi])
+            parts[ky].append(y[lo:hi])
+    cat = {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+    total = sum(len(x) for x, _ in arrays)
+    if len(cat["tx"]) < min_train_samples or min(len(cat["vx"]), len(cat["ex"])) < min_eval_samples:
+        need_s = (min_train_samples / fractions[0]) / sample_rate_hz
+        raise DatasetError(
+            f"{name}: {total / sample_rate_hz:.2f} s of audio is too short to train "
+            f"(at least {need_s:.2f} s is needed for one segment); record more audio or "
+            "lower --chunk/--warmup"
+        )
+    for part, ky in (("training", "ty"), ("validation", "vy"), ("test", "ey")):
+        if float(np.max(np.abs(cat[ky]))) < 1e-6:
+            raise DatasetError(
+                f"{name}: the output is silent over the whole {part} block; the model would "
+                "have nothing to learn or to be scored on: check the recording"
+            )
+    return Split(
+        name, cat["tx"], cat["ty"], cat["vx"], cat["vy"], cat["ex"], cat["ey"], sample_rate_hz
+    )
+
+
+def load_dataset(
+    data_dir: str | Path,
+    output_name: str = "",
+    *,
+    resample: bool = False,
+    align: bool = False,
+    latency_samples: int | None = None,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    min_train_samples: int = 0,
+    min_eval_samples: int = 1,
+) -> Dataset:
+    """Check every pair (raising the first problem as one line) and split the corrected audio.
+
+    ``latency_samples`` None measures each output's delay (see ``check.check_pair``).
+    """
+    report = check_dataset(data_dir, output_name, resample, align, latency_samples)
+    split = split_pairs(
+        report.arrays,
+        fractions,
+        report.name,
+        min_train_samples,
+        min_eval_samples,
+        report.sample_rate_hz,
+    )
+    return Dataset(split, report, report.all_warnings)
+
+
+def dataset_for(cfg: TrainConfig, min_train_samples: int = 0, min_eval_samples: int = 1) -> Dataset:
+    """The dataset exactly as the run with config ``cfg`` trained on it."""
+    return load_dataset(
+        cfg.data_dir,
+        cfg.output_name,
+        resample=cfg.resample,
+        align=cfg.align,
+        latency_samples=cfg.latency_samples,
+        fractions=cfg.split,
+        min_train_samples=min_train_samples,
+        min_eval_samples=min_eval_samples,
+    )

@@ -1,0 +1,1 @@
+"""Pure signal processing on numpy arrays (never torch): effects, chains, signals, latency."""

@@ -1,0 +1,1 @@
+"""Experiments on top of ``train()``: study files, the sweep, per-run analysis, report, plots."""

@@ -1,0 +1,95 @@
+"""One finished run as the report's tables show it, and the tables themselves (CSV, markdown)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..audio import write_text_atomic
+from ..training.runs import RunPaths, read_metrics
+
+# (key, heading) of the tables; the CSV has these plus the columns after them
+COLUMNS = (
+    ("effect", "effect"),
+    ("model", "model"),
+    ("hidden", "hidden"),
+    ("layers", "layers"),
+    ("loss", "loss"),
+    ("seed", "seed"),
+    ("parameters", "parameters"),
+    ("epochs", "epochs"),
+    ("train_seconds", "training s"),
+    ("test_esr", "test ESR"),
+    ("rtf_python", "RTF Python"),
+    ("rtf_cpp", "RTF C++"),
+)
+CSV_COLUMNS = ("run", *(k for k, _ in COLUMNS), "best_epoch", "stopped_by", "effect_spec")
+
+
+@dataclass
+class RunRecord:
+    row: dict[str, Any]
+    root: Path
+    metrics: list[dict[str, float]]
+    spectrum: dict[str, list[float]]
+    audio: dict[str, Path | None]  # caption -> wav
+
+
+def load_record(run_dir: Path, clean: Path | None, target: Path | None) -> RunRecord:
+    paths = RunPaths(run_dir)
+    result = json.loads(paths.result.read_text(encoding="utf-8"))
+    extra = json.loads(paths.analysis.read_text(encoding="utf-8"))
+    spectrum = extra.pop("spectrum")
+    row = {
+        **extra,
+        "parameters": result["parameters"],
+        "epochs": result["epochs"],
+        "train_seconds": round(result["train_seconds"], 1),
+        "test_esr": result["test_esr"],
+        "best_epoch": result["best_epoch"],
+        "stopped_by": result["stopped_by"],
+    }
+    render = paths.guitar_render
+    audio = {
+        "clean guitar": clean,
+        "target effect": target,
+        "model": render if render.is_file() else None,
+    }
+    return RunRecord(row, run_dir, read_metrics(paths.metrics), spectrum, audio)
+
+
+def fmt(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if key == "test_esr":
+        return f"{value:.4g}"
+    if key.startswith("rtf"):
+        return f"{value:.3g}"
+    if key == "train_seconds":
+        return f"{value:.0f}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| " + " | ".join(h for _, h in COLUMNS) + " |",
+        "|"
+        + "|".join("---:" if k not in ("effect", "model", "loss") else "---" for k, _ in COLUMNS)
+        + "|",
+    ]
+    lines += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_tables(folder: Path, rows: list[dict[str, Any]], missing: list[str]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS} for r in rows)
+    write_text_atomic(folder / "results.csv", buf.getvalue())
+    note = f"\n\nNot finished: {', '.join(missing)}\n" if missing else "\n"
+    write_text_atomic(folder / "results.md", markdown_table(rows) + note)

@@ -1,0 +1,409 @@
+"""The one training loop: TBPTT on random segments, validation, records, renders, resume.
+
+The CLI, sweeps, benchmarks, examples and tests all call :func:`train`. Read top to bottom:
+``train`` sets up the threads, ``Trainer`` owns the run's objects and runs epochs until a stop
+rule fires, each epoch is ``train_epoch`` then ``validate_and_record`` then ``checkpoint``, and
+``finish`` scores the best model on the test block.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..audio import read_wav_at, write_wav
+from ..config import TrainConfig
+from ..data import Dataset, dataset_for
+from ..errors import ConfigError
+from ..export import save_model
+from ..losses import EffectLoss, esr
+from ..models import build_model, count_parameters, detach_state
+from ..render import render_array
+from ..version import __version__
+from . import runs
+from .display import Reporter
+from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
+
+MAX_GRAD_NORM = 1.0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    test_esr: float
+    best_val_esr: float
+    best_epoch: int
+    epochs: int
+    train_seconds: float
+    parameters: int
+    samples_per_s: float
+    stopped_by: str
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device here; use --device cpu or auto")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError("--device mps: no Apple GPU here; use --device cpu or auto")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device {name}: choose cpu, cuda, mps or auto")
+    return torch.device(name)
+
+
+def model_metadata(
+    cfg: TrainConfig, effect: str, run_name: str, sample_rate_hz: int, **extra: Any
+) -> dict[str, Any]:
+    m = cfg.model
+    return {
+        "model": m.name,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "skip": m.skip,
+        "conv_channels": m.conv_channels,
+        "conv_kernel": m.conv_kernel,
+        "sample_rate_hz": sample_rate_hz,
+        "neuralfx_version": __version__,
+        "effect": effect,
+        "run": run_name,
+        **extra,
+    }
+
+
+def segment_samples(cfg: TrainConfig) -> int:
+    return cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
+
+
+def _segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random segment starts covering about the whole training block once per epoch."""
+    seg = segment_samples(cfg)
+    count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
+    starts = rng.integers(0, n - seg + 1, size=count)
+    return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
+
+
+def _shard_count(cfg: TrainConfig, device: torch.device) -> int:
+    """How many threads share a batch on the CPU, each running whole sequences on one core.
+
+    One time step of a small recurrent model is too little work to split across threads: the
+    per-step barrier costs more than the matrix product (2 intra-op threads trained 5-20x
+    slower than 1 on a busy 2-core machine, see bench/RESULTS.md). Splitting the batch instead
+    keeps every core busy with no barrier until the gradients are summed.
+    """
+    if device.type != "cpu":
+        return 1
+    wanted = cfg.threads or os.cpu_count() or 1
+    return max(1, min(wanted, cfg.batch_size // 4))
+
+
+def _shard_grads(model, loss_fn, params, x, y, state, warmup: int):
+    """Loss, gradients and detached end state of one batch shard; runs in a worker thread
+    (grad mode is per thread, hence the explicit ``no_grad`` for the warm-up)."""
+    if warmup:
+        with torch.no_grad():
+            _, state = model(x[:, :warmup], state)
+        x, y = x[:, warmup:], y[:, warmup:]
+    pred, state = model(x, state)
+    loss = loss_fn(pred, y)
+    grads = torch.autograd.grad(loss, params) if torch.isfinite(loss) else None
+    return loss.detach(), grads, detach_state(state)
+
+
+@torch.inference_mode()
+def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
+    """Loss and ESR over a whole block, from a zero state, with the state carried through.
+
+    Batch 1 has nothing to share between threads, so it runs on one (see ``_shard_count``).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pred = render_array(model, x, device=device)
+    finally:
+        torch.set_num_threads(threads)
+    loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
+    return float(loss), esr(y, pred)
+
+
+def train(
+    cfg: TrainConfig, resume: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None
+) -> TrainResult:
+    """Train ``cfg`` into ``DATA/runs/<run_name>``; with ``resume``, continue that run."""
+    device = pick_device(cfg.device)
+    threads_before = torch.get_num_threads()
+    shards = _shard_count(cfg, device)
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # the cores go to batch shards instead (see _shard_count)
+    elif cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    pool = ThreadPoolExecutor(shards) if shards > 1 else None
+    try:
+        return Trainer(cfg, resume, device, shards, pool).run(on_epoch)
+    finally:
+        if pool:
+            pool.shutdown()
+        torch.set_num_threads(threads_before)
+
+
+class Trainer:
+    """One run's objects: data, model, optimiser, schedule, progress, and where it writes."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        resume: bool,
+        device: torch.device,
+        shards: int,
+        pool: ThreadPoolExecutor | None,
+    ):
+        self.report = Reporter(cfg.quiet)
+        self.data: Dataset = dataset_for(
+            cfg, min_train_samples=segment_samples(cfg), min_eval_samples=cfg.warmup_samples
+        )
+        for warning in self.data.warnings:  # after the split, so an error stays one line
+            self.report.message(f"warning: {warning}")
+        if not cfg.run_name:
+            cfg = cfg.with_overrides(run_name=runs.new_run_name(cfg))
+        self.cfg, self.device, self.shards, self.pool = cfg, device, shards, pool
+        self.paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
+        self.out_dir = Path(cfg.renders_dir or cfg.data_dir)
+
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.model = build_model(cfg.model).to(device)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
+        )
+        self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
+        self.progress = Progress()
+        if resume:
+            self.progress = restore_checkpoint(
+                runs.load_checkpoint(self.paths),
+                str(self.paths.checkpoint),
+                self.model,
+                self.opt,
+                self.sched,
+                self.rng,
+            )
+            p = self.progress
+            self.report.message(
+                f"resuming {self.paths.root} at epoch {p.epoch} "
+                f"(best val loss {p.best_val:.5f} at epoch {p.best_epoch})"
+            )
+        else:
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+        runs.save_config(self.paths, cfg)
+        self.guitar = self._load_guitar()
+        split = self.data.split
+        self.train_x = torch.from_numpy(split.train_x).to(device)
+        self.train_y = torch.from_numpy(split.train_y).to(device)
+
+    def _load_guitar(self) -> np.ndarray | None:
+        """The demo riff at the dataset's rate, or None (with a notice) when renders are off."""
+        if self.cfg.render_every <= 0:
+            return None
+        path = runs.find_guitar(self.cfg.data_dir)
+        if path is None:
+            self.report.message(
+                f"no guitar.wav in {self.cfg.data_dir} or its parent: demo renders are skipped"
+            )
+            return None
+        return read_wav_at(path, self.data.sample_rate_hz)
+
+    def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
+        cfg, p = self.cfg, self.progress
+        stopped_by = "max_epochs"
+        try:
+            while p.epoch < cfg.max_epochs:
+                if cfg.budget_s and p.train_seconds >= cfg.budget_s:
+                    stopped_by = "budget"
+                    break
+                row, record = self.validate_and_record(*self.train_epoch())
+                self.checkpoint()
+                left = (
+                    cfg.budget_s - p.train_seconds
+                    if cfg.budget_s
+                    else (cfg.max_epochs - p.epoch) * p.train_seconds / max(p.epoch, 1)
+                )
+                self.report.end_epoch(row, record, left)
+                if on_epoch:
+                    on_epoch(row)
+                if p.since_best >= cfg.early_stop_patience:
+                    stopped_by = "early_stop"
+                    break
+        finally:
+            self.report.close()
+        return self.finish(stopped_by)
+
+    def train_epoch(self) -> tuple[float, float, float]:
+        """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
+        cfg, p, device = self.cfg, self.progress, self.device
+        seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
+        offsets = torch.arange(seg_len, device=device)
+        batches = _segment_batches(len(self.data.split.train_x), cfg, self.rng)
+        left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
+        self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
+        self.model.train()
+        t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+        for starts in batches:
+            idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
+            x, y = self.train_x[idx].unsqueeze(-1), self.train_y[idx].unsqueeze(-1)
+            xs, ys = x.chunk(self.shards), y.chunk(self.shards)
+            states = [None] * len(xs)
+            for c in range(cfg.chunks_per_segment):
+                # the first chunk is preceded by the warm-up, which gets no gradient
+                sl = slice(0 if c == 0 else w + c * ch, w + (c + 1) * ch)
+                loss, states = self._step(xs, ys, states, sl, w if c == 0 else 0)
+                if loss is not None:
+                    loss_sum, loss_n = loss_sum + loss, loss_n + 1
+            seen += x.shape[0] * seg_len
+            elapsed = time.perf_counter() - t0
+            self.report.batch(loss_sum / max(loss_n, 1), seen / max(elapsed, 1e-9))
+            if cfg.budget_s and p.train_seconds + elapsed >= cfg.budget_s:
+                break  # validate what we have rather than lose the partial epoch
+        epoch_s = time.perf_counter() - t0
+        p.train_seconds += epoch_s
+        return loss_sum / max(loss_n, 1), epoch_s, seen / epoch_s
+
+    def _step(self, xs, ys, states, sl: slice, warmup: int) -> tuple[float | None, list]:
+        """One optimiser step over every shard's chunk; None when the loss was not finite."""
+        jobs = [
+            (self.model, self.loss_fn, self.params, xi[:, sl], yi[:, sl], si, warmup)
+            for xi, yi, si in zip(xs, ys, states)
+        ]
+        out = (
+            list(self.pool.map(_shard_grads, *zip(*jobs)))
+            if self.pool
+            else [_shard_grads(*jobs[0])]
+        )
+        states = [o[2] for o in out]
+        if any(o[1] is None for o in out):
+            return None, states
+        # summed in a fixed order, so a run is reproducible whatever the threads
+        for param, gs in zip(self.params, zip(*(o[1] for o in out))):
+            param.grad = torch.stack(gs).mean(0)
+        torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+        self.opt.step()
+        return float(torch.stack([o[0] for o in out]).mean()), states
+
+    def validate_and_record(
+        self, train_loss: float, epoch_s: float, samples_per_s: float
+    ) -> tuple[dict[str, float], bool]:
+        """Validate on the whole block; on a record, write model.json (atomically) twice."""
+        cfg, p, split = self.cfg, self.progress, self.data.split
+        epoch = p.epoch
+        val_loss, val_esr = evaluate(
+            self.model, split.val_x, split.val_y, self.loss_fn, self.device
+        )
+        if not math.isfinite(val_loss):
+            val_loss = float("inf")
+        self.sched.step(val_loss)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_esr": val_esr,
+            "lr": self.opt.param_groups[0]["lr"],
+            "seconds": round(p.train_seconds, 3),
+            "samples_per_s": samples_per_s,
+        }
+        record = val_loss < p.best_val
+        if record:
+            p.record(epoch, val_loss, val_esr, self.model)
+            self._save_models(epoch=epoch, val_esr=val_esr, test_esr=None)
+        else:
+            p.since_best += 1
+        if self.guitar is not None and epoch % cfg.render_every == 0:
+            self._render_guitar(f"{split.name}{epoch}.wav")
+        p.rows.append(row)
+        p.epoch = epoch + 1
+        return row, record
+
+    def checkpoint(self) -> None:
+        runs.save_metrics(self.paths, self.progress.rows)
+        runs.save_checkpoint(
+            self.paths,
+            checkpoint_dict(
+                self.model,
+                self.opt,
+                self.sched,
+                RandomState.capture(self.rng),
+                self.progress,
+                asdict(self.cfg),
+            ),
+        )
+
+    def finish(self, stopped_by: str) -> TrainResult:
+        """Reload the best model, score it on the test block, and stamp the score into model.json."""
+        p, split = self.progress, self.data.split
+        if p.best_state is None:
+            raise ConfigError(
+                f"{self.paths.root}: no epoch completed; raise --budget or --max-epochs"
+            )
+        self.model.load_state_dict(p.best_state)
+        _, test_esr = evaluate(self.model, split.test_x, split.test_y, self.loss_fn, self.device)
+        model_path = self._save_models(
+            epoch=p.best_epoch, val_esr=p.best_val_esr, test_esr=test_esr
+        )
+        speed = float(np.mean([r["samples_per_s"] for r in p.rows])) if p.rows else 0.0
+        result = TrainResult(
+            self.paths.root,
+            model_path,
+            test_esr,
+            p.best_val_esr,
+            p.best_epoch,
+            p.epoch,
+            p.train_seconds,
+            count_parameters(self.model),
+            speed,
+            stopped_by,
+        )
+        runs.save_result(
+            self.paths,
+            {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()},
+        )
+        renders = ""
+        if self.guitar is not None:
+            # the per-epoch renders show progress; this one is what the saved model sounds like
+            best = self._render_guitar(f"{split.name}_best.wav")
+            renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>.wav, best model: {best}"
+        self.report.message(
+            f"test ESR {test_esr:.5f} (best epoch {p.best_epoch}, {p.epoch} epochs, "
+            f"{p.train_seconds:.0f} s, stopped by {stopped_by})\n"
+            f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
+        )
+        return result
+
+    def _save_models(self, **extra: Any) -> Path:
+        """The run's model.json and the dataset's latest copy; returns the run's."""
+        meta = model_metadata(
+            self.cfg, self.data.name, self.cfg.run_name, self.data.sample_rate_hz, **extra
+        )
+        path = save_model(self.model, self.paths.model, meta)
+        save_model(self.model, self.out_dir / "model.json", meta)
+        return path
+
+    def _render_guitar(self, name: str) -> Path:
+        audio = render_array(self.model, self.guitar, device=self.device)
+        return write_wav(self.out_dir / name, audio, self.data.sample_rate_hz)

@@ -1,0 +1,255 @@
+"""neuralfx sweep: grid, strict study files, parallel runs, kill-and-resume, the Ray backend."""
+
+import csv
+import importlib.util
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from neuralfx.cli import main
+from neuralfx.errors import ConfigError
+from neuralfx.study.spec import grid, parse_study
+from neuralfx.study.sweep import make_datasets, sweep
+
+# 2 effects x 2 models of 8 units, 3 s of audio, 3 short epochs: a few seconds per run.
+TINY = """
+budget_s = 0
+max_epochs = 3
+duration_s = 3
+effects = ["softclip", {name = "lowpass", spec = "lowpass(cutoff_hz=800)"}]
+models = ["lstm", "conv-lstm"]
+hidden_sizes = [8]
+
+[train]
+warmup_samples = 256
+chunk_samples = 512
+chunks_per_segment = 2
+batch_size = 16
+"""
+RUNS = ["softclip-lstm8-s0", "softclip-conv-lstm8-s0", "lowpass-lstm8-s0", "lowpass-conv-lstm8-s0"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _wait_for(condition, timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _finished(out: Path) -> set[str]:
+    return {p.parent.name for p in out.glob("runs/*/analysis.json")}
+
+
+def _training(out: Path) -> set[str]:
+    """Runs killed mid-training: a checkpoint but no result yet."""
+    return {
+        p.parent.name
+        for p in out.glob("runs/*/checkpoint.pt")
+        if not (p.parent / "result.json").is_file()
+    }
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """A sweep SIGKILLed (with its workers) once one run has finished and another has a
+    checkpoint, then run again to completion."""
+    root = tmp_path_factory.mktemp("sweep")
+    study, out = root / "tiny.toml", root / "study"
+    study.write_text(TINY)
+    log = open(root / "killed.log", "w")  # noqa: SIM115 (closed after the process ends)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuralfx", "sweep", str(study), "--out", str(out), "--jobs", "2"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # its own group: the kill takes the workers
+    try:
+        _wait_for(
+            lambda: _finished(out) and _training(out),
+            120,
+            "one finished run and one run in training",
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+    done, partial = _finished(out), _training(out)
+    # finished and analysed, or finished but killed during the analysis
+    stamps = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/result.json")}
+    lines: list[str] = []
+    summary = sweep(study, jobs=1, out=out, echo=lines.append)  # the pool ran above
+    return {
+        "out": out,
+        "study": study,
+        "done": done,
+        "partial": partial,
+        "stamps": stamps,
+        "summary": summary,
+        "lines": lines,
+    }
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(resumed):
+    out, summary = resumed["out"], resumed["summary"]
+    assert resumed["done"] and resumed["partial"]
+    assert not summary.failed
+    assert summary.skipped == len(resumed["done"])
+    actions = {o["run"]: o["action"] for o in summary.outcomes}
+    assert set(actions) == set(RUNS) - resumed["done"]  # finished runs were not run again
+    for run in resumed["partial"]:
+        assert actions[run] == "resumed"
+        assert "resuming" in (out / "runs" / run / "train.log").read_text()
+    for run, stamp in resumed["stamps"].items():  # no finished training is redone
+        assert (out / "runs" / run / "result.json").stat().st_mtime_ns == stamp
+        assert actions.get(run, "analysed") == "analysed"
+    assert _finished(out) == set(RUNS)
+
+
+def test_sweep_writes_table_plots_and_report(resumed):
+    out = resumed["out"]
+    rows = _rows(out / "results.csv")
+    assert [r["run"] for r in rows] == RUNS
+    assert [(r["effect"], r["model"], r["hidden"]) for r in rows] == [
+        ("softclip", "lstm", "8"),
+        ("softclip", "conv-lstm", "8"),
+        ("lowpass", "lstm", "8"),
+        ("lowpass", "conv-lstm", "8"),
+    ]
+    for r in rows:
+        assert math.isfinite(float(r["test_esr"])) and float(r["test_esr"]) > 0
+        assert int(r["parameters"]) > 0 and int(r["epochs"]) == 3
+        assert 0 < float(r["rtf_python"]) < 10
+    md = (out / "results.md").read_text()
+    assert md.startswith("| effect | model |") and md.count("\n| ") == len(RUNS)
+    pngs = ["esr_heatmap", "esr_vs_parameters", "val_esr", *(f"spectra/{r}" for r in RUNS)]
+    for name in pngs:
+        assert (out / "plots" / f"{name}.png").read_bytes()[:8] == PNG, name
+    page = (out / "report.html").read_text()
+    assert '<table id="results">' in page and page.count("<audio ") == 3 * len(RUNS)
+    for r in RUNS:
+        assert (out / "runs" / r / "guitar_model.wav").is_file()
+        assert f'src="runs/{r}/guitar_model.wav"' in page
+
+
+def test_rerun_of_a_finished_study_trains_nothing(resumed):
+    out = resumed["out"]
+    before = {r: (out / "runs" / r / "checkpoint.pt").stat().st_mtime_ns for r in RUNS}
+    summary = sweep(resumed["study"], out=out, echo=lambda _: None)
+    assert summary.outcomes == [] and summary.skipped == len(RUNS)
+    assert before == {r: (out / "runs" / r / "checkpoint.pt").stat().st_mtime_ns for r in RUNS}
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
+    reason="ray is not installed (pip install 'neuralfx[ray]')",
+)
+def test_ray_backend_gives_the_same_rows_as_local(resumed, tmp_path):
+    out = tmp_path / "ray"
+    summary = sweep(resumed["study"], jobs=2, backend="ray", out=out, echo=lambda _: None)
+    assert not summary.failed
+    local, ray = _rows(resumed["out"] / "results.csv"), _rows(out / "results.csv")
+    keys = ("run", "effect", "model", "hidden", "layers", "loss", "seed", "parameters", "epochs")
+    assert [[r[k] for k in keys] for r in ray] == [[r[k] for k in keys] for r in local]
+    # one thread, fixed seeds, epochs not budgets: training is deterministic, and the local
+    # runs that were killed and resumed must land exactly where uninterrupted ones do
+    for a, b in zip(local, ray):
+        assert float(a["test_esr"]) == pytest.approx(float(b["test_esr"]), rel=1e-6), a["run"]
+
+
+def test_dry_run_prints_the_grid_and_an_estimate(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text(
+        TINY.replace("budget_s = 0", "budget_s = 60").replace(
+            'models = ["lstm", "conv-lstm"]', 'models = ["lstm", "gru", "conv-lstm"]'
+        )
+    )
+    assert (
+        main(["sweep", str(study), "--dry-run", "--jobs", "2", "--out", str(tmp_path / "o")]) == 0
+    )
+    text = capsys.readouterr().out
+    assert all(
+        f"{e}-{m}8-s0" in text
+        for e in ("softclip", "lowpass")
+        for m in ("lstm", "gru", "conv-lstm")
+    )
+    assert "6 runs x 60 s / 2 jobs = about 3 min" in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_grid_is_the_product_minus_excluded_points():
+    study = parse_study(
+        {
+            "effects": ["softclip", "fuzz"],
+            "models": ["lstm", "gru", "conv-lstm"],
+            "hidden_sizes": [8, 16, 32],
+            "seeds": [0, 1],
+            "losses": [{"name": "esr+dc"}, {"name": "esr", "dc_weight": 0.0}],
+            "exclude": [
+                {"model": "conv-lstm", "hidden": [8, 32]},
+                {"effect": "fuzz", "loss": "esr"},
+            ],
+        }
+    )
+    points = grid(study)
+    assert len(points) == 2 * 7 * 2 * 2 - 7 * 2  # the fuzz/esr cell is dropped entirely
+    ids = [p.run_id for p in points]
+    assert len(set(ids)) == len(ids)
+    assert "softclip-conv-lstm16-esr-s1" in ids and "fuzz-gru32-esr-dc-s0" in ids
+    assert not any(p.model == "conv-lstm" and p.hidden != 16 for p in points)
+
+
+OK = 'effects = ["softclip"]\n'
+BAD = [
+    (OK + "hiden_sizes = [8]", "unknown key 'hiden_sizes'"),
+    (OK + 'budget_s = "fast"', "study.budget_s"),
+    (OK + "hidden_sizes = [8, 10]", "study.hidden_sizes[1]"),
+    (OK + 'models = ["lstm", "transformer"]', "study.models[1]"),
+    ('effects = ["softclip", "fuz"]', "study.effects[1].spec"),
+    ('effects = [{spec = "fuzz", nmae = "x"}]', "study.effects[0]: unknown key 'nmae'"),
+    (OK + '[[exclude]]\nmodel = "lsmt"', "study.exclude[0].model"),
+    (OK + "[train]\nseed = 3", "study.train.seed"),
+    (OK + "[train]\nbatch_sise = 3", "study.train: unknown key 'batch_sise'"),
+    (OK + "[[losses]]\nesr_wieght = 1.0", "study.losses[0]: unknown key 'esr_wieght'"),
+    ("budget_s = 10", "study.effects: missing"),
+    ("effects = [", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("text,key", BAD, ids=[k for _, k in BAD])
+def test_malformed_study_is_a_one_line_error_naming_the_key(tmp_path, capsys, text, key):
+    study = tmp_path / "bad.toml"
+    study.write_text(text + "\n")
+    assert main(["sweep", str(study), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"neuralfx: error: {study}: ")
+    assert key in err
+
+
+def test_a_dataset_is_not_silently_remade_for_another_effect(tmp_path):
+    def study(spec, **kw):
+        return parse_study({"effects": [{"name": "drive", "spec": spec}], "duration_s": 2, **kw})
+
+    make_datasets(study("softclip"), tmp_path)
+    made = tmp_path / "data" / "drive" / "output" / "drive.wav"
+    stamp = made.stat().st_mtime_ns
+    make_datasets(study("softclip"), tmp_path)  # the same effect: reused as it is
+    assert made.stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="data/drive: was made with effect 'softclip"):
+        make_datasets(study("hardclip"), tmp_path)
+    with pytest.raises(ConfigError, match="made with signal_seed 0, the study now says 1"):
+        make_datasets(study("softclip", signal_seed=1), tmp_path)
+    with pytest.raises(ConfigError, match="clean signal is 2 s, the study now asks for 3 s"):
+        make_datasets(study("softclip", duration_s=3), tmp_path)
