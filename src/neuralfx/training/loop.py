@@ -9,7 +9,6 @@ rule fires, each epoch is ``train_epoch`` then ``validate_and_record`` then ``ch
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -26,13 +25,15 @@ from ..config import TrainConfig
 from ..data import Dataset, dataset_for
 from ..errors import ConfigError
 from ..export import save_model
-from ..losses import EffectLoss, esr
-from ..models import build_model, count_parameters, detach_state
+from ..losses import EffectLoss
+from ..models import build_model, count_parameters
 from ..render import render_array
 from ..version import __version__
 from . import runs
+from .device import pick_device, shard_count
 from .display import Reporter
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
+from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
 MAX_GRAD_NORM = 1.0
 
@@ -49,24 +50,6 @@ class TrainResult:
     parameters: int
     samples_per_s: float
     stopped_by: str
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device here; use --device cpu or auto")
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise ConfigError("--device mps: no Apple GPU here; use --device cpu or auto")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"--device {name}: choose cpu, cuda, mps or auto")
-    return torch.device(name)
 
 
 def model_metadata(
@@ -88,70 +71,15 @@ def model_metadata(
     }
 
 
-def segment_samples(cfg: TrainConfig) -> int:
-    return cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
-
-
-def _segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
-    """Random segment starts covering about the whole training block once per epoch."""
-    seg = segment_samples(cfg)
-    count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
-    starts = rng.integers(0, n - seg + 1, size=count)
-    return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
-
-
-def _shard_count(cfg: TrainConfig, device: torch.device) -> int:
-    """How many threads share a batch on the CPU, each running whole sequences on one core.
-
-    One time step of a small recurrent model is too little work to split across threads: the
-    per-step barrier costs more than the matrix product (2 intra-op threads trained 5-20x
-    slower than 1 on a busy 2-core machine, see bench/RESULTS.md). Splitting the batch instead
-    keeps every core busy with no barrier until the gradients are summed.
-    """
-    if device.type != "cpu":
-        return 1
-    wanted = cfg.threads or os.cpu_count() or 1
-    return max(1, min(wanted, cfg.batch_size // 4))
-
-
-def _shard_grads(model, loss_fn, params, x, y, state, warmup: int):
-    """Loss, gradients and detached end state of one batch shard; runs in a worker thread
-    (grad mode is per thread, hence the explicit ``no_grad`` for the warm-up)."""
-    if warmup:
-        with torch.no_grad():
-            _, state = model(x[:, :warmup], state)
-        x, y = x[:, warmup:], y[:, warmup:]
-    pred, state = model(x, state)
-    loss = loss_fn(pred, y)
-    grads = torch.autograd.grad(loss, params) if torch.isfinite(loss) else None
-    return loss.detach(), grads, detach_state(state)
-
-
-@torch.inference_mode()
-def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
-    """Loss and ESR over a whole block, from a zero state, with the state carried through.
-
-    Batch 1 has nothing to share between threads, so it runs on one (see ``_shard_count``).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        pred = render_array(model, x, device=device)
-    finally:
-        torch.set_num_threads(threads)
-    loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
-    return float(loss), esr(y, pred)
-
-
 def train(
     cfg: TrainConfig, resume: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None
 ) -> TrainResult:
     """Train ``cfg`` into ``DATA/runs/<run_name>``; with ``resume``, continue that run."""
     device = pick_device(cfg.device)
     threads_before = torch.get_num_threads()
-    shards = _shard_count(cfg, device)
+    shards = shard_count(cfg, device)
     if device.type == "cpu":
-        torch.set_num_threads(1)  # the cores go to batch shards instead (see _shard_count)
+        torch.set_num_threads(1)  # the cores go to batch shards instead (see device.shard_count)
     elif cfg.threads:
         torch.set_num_threads(cfg.threads)
     pool = ThreadPoolExecutor(shards) if shards > 1 else None
@@ -261,7 +189,7 @@ class Trainer:
         cfg, p, device = self.cfg, self.progress, self.device
         seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
         offsets = torch.arange(seg_len, device=device)
-        batches = _segment_batches(len(self.data.split.train_x), cfg, self.rng)
+        batches = segment_batches(len(self.data.split.train_x), cfg, self.rng)
         left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
         self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
         self.model.train()
@@ -293,9 +221,7 @@ class Trainer:
             for xi, yi, si in zip(xs, ys, states)
         ]
         out = (
-            list(self.pool.map(_shard_grads, *zip(*jobs)))
-            if self.pool
-            else [_shard_grads(*jobs[0])]
+            list(self.pool.map(shard_grads, *zip(*jobs))) if self.pool else [shard_grads(*jobs[0])]
         )
         states = [o[2] for o in out]
         if any(o[1] is None for o in out):

@@ -1,0 +1,58 @@
+"""The pieces of truncated back-propagation through time that the loop runs.
+
+Random segments per epoch, one batch shard's loss and gradients (a warm-up without gradient,
+then a chunk with the state carried in), and the evaluation of a whole block from a zero state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..config import TrainConfig
+from ..losses import esr
+from ..models import detach_state
+from ..render import render_array
+
+
+def segment_samples(cfg: TrainConfig) -> int:
+    return cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
+
+
+def segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random segment starts covering about the whole training block once per epoch."""
+    seg = segment_samples(cfg)
+    count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
+    starts = rng.integers(0, n - seg + 1, size=count)
+    return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
+
+
+def shard_grads(model, loss_fn, params, x, y, state, warmup: int):
+    """Loss, gradients and detached end state of one batch shard; runs in a worker thread
+    (grad mode is per thread, hence the explicit ``no_grad`` for the warm-up)."""
+    if warmup:
+        with torch.no_grad():
+            _, state = model(x[:, :warmup], state)
+        x, y = x[:, warmup:], y[:, warmup:]
+    pred, state = model(x, state)
+    loss = loss_fn(pred, y)
+    grads = torch.autograd.grad(loss, params) if torch.isfinite(loss) else None
+    return loss.detach(), grads, detach_state(state)
+
+
+@torch.inference_mode()
+def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
+    """Loss and ESR over a whole block, from a zero state, with the state carried through.
+
+    Batch 1 has nothing to share between threads, so it runs on one (see ``device.shard_count``).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pred = render_array(model, x, device=device)
+    finally:
+        torch.set_num_threads(threads)
+    loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
+    return float(loss), esr(y, pred)
