@@ -6,22 +6,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from utils import make_pair, noise, tree_digest
+from utils import FAST_FLAGS, make_pair, noise, tree_digest
 
 from neuralfx.audio import write_wav
 from neuralfx.cli import main
 from neuralfx.config import ModelConfig
+from neuralfx.data import load_dataset
+from neuralfx.export import load_model
+from neuralfx.losses import esr
+from neuralfx.render import render_array
 
 FAST = [
-    "--quiet",
-    "--hidden",
-    "8",
-    "--warmup",
-    "256",
-    "--chunk",
-    "512",
-    "--chunks",
-    "2",
+    *FAST_FLAGS,
     "--batch-size",
     "8",
     "--max-epochs",
@@ -115,6 +111,10 @@ def test_small_length_difference_is_trimmed(tmp_path, capsys):
     d = make_pair(tmp_path / "d", x, 0.5 * x[:-100])
     code, err = run_cli(capsys, "train", d, *FAST)
     assert code == 0, err
+    data = load_dataset(d)
+    assert data.report.pairs[0].trimmed_samples == 100
+    s = data.split
+    assert len(s.train_x) + len(s.val_x) + len(s.test_x) == len(x) - 100
 
 
 def test_silent_output(tmp_path, capsys):
@@ -142,8 +142,13 @@ def test_stereo_uses_first_channel(tmp_path, capsys):
     (d / "output").mkdir()
     sf.write(d / "input" / "fx.wav", np.stack([x, -x], 1), 44100, subtype="FLOAT")
     sf.write(d / "output" / "fx.wav", np.stack([0.5 * x, x], 1), 44100, subtype="FLOAT")
-    code, err = run_cli(capsys, "train", d, *FAST)
+    code, err = run_cli(capsys, "train", d, *FAST, "--max-epochs", "3")
     assert code == 0, err
+    assert "only the first channel is used" in err
+    # first channels: y = 0.5 x; second channels: -x -> x, a gain of -2. A model trained on
+    # the second would answer -2 x to x, an ESR of 25 against 0.5 x.
+    model, _ = load_model(d / "model.json")
+    assert esr(0.5 * x, render_array(model, x)) < 0.5
 
 
 @pytest.mark.parametrize("content", ['{"hello": 1}', '{"lstm.weight_ih_l0": [[0.1]', "[1, 2]", ""])

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from utils import fast_config, make_pair, noise, tree_digest
+from utils import FAST_FLAGS, fast_config, make_pair, noise, tree_digest
 
 import neuralfx
 from neuralfx.config import ModelConfig
@@ -105,15 +105,7 @@ def test_killed_run_resumes_and_finishes(gain_data):
         "neuralfx",
         "train",
         str(gain_data),
-        "--quiet",
-        "--hidden",
-        "8",
-        "--warmup",
-        "256",
-        "--chunk",
-        "512",
-        "--chunks",
-        "2",
+        *FAST_FLAGS,
         "--batch-size",
         "16",
         "--max-epochs",

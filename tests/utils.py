@@ -27,6 +27,10 @@ def make_pair(root: Path, x: np.ndarray, y: np.ndarray, name: str = "fx") -> Pat
     return root
 
 
+# the same settings as command-line flags, for tests that run the CLI
+FAST_FLAGS = ["--quiet", "--hidden", "8", "--warmup", "256", "--chunk", "512", "--chunks", "2"]
+
+
 def fast_config(data_dir: Path, **kw) -> TrainConfig:
     """Settings that train a tiny model in about a second per few epochs on 2 cores."""
     base = dict(

@@ -9,28 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from utils import fast_config
 
 import neuralfx
 from neuralfx.cli import main
-from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.data.builtin import init_dataset
 from neuralfx.study.report import BEGIN, END
-from neuralfx.study.sweep import sweep
 
-STUDY = """
-budget_s = 0
-max_epochs = 1
-duration_s = 3
-effects = ["softclip"]
-models = ["lstm", "conv-lstm"]
-hidden_sizes = [8]
-
-[train]
-warmup_samples = 256
-chunk_samples = 512
-chunks_per_segment = 2
-batch_size = 16
-"""
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HAVE_BROWSER = os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)
@@ -48,13 +33,10 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("report")
-    (root / "s.toml").write_text(STUDY)
-    summary = sweep(root / "s.toml", jobs=1, out=root / "study", echo=lambda _: None)
-    assert not summary.failed
-    return root / "study"
+@pytest.fixture
+def study(resumed) -> Path:
+    """The session's tiny sweep (tests/study_fixtures.py), shared with the sweep tests."""
+    return resumed["out"]
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +44,7 @@ def plain_run(tmp_path_factory) -> Path:
     """A run of plain `neuralfx train` on an `neuralfx init` dataset, as a user makes one."""
     data = tmp_path_factory.mktemp("plain") / "data"
     init_dataset(data, "hardclip(drive_db=18)", duration_s=3)
-    cfg = TrainConfig(
-        data_dir=str(data),
-        run_name="r",
-        model=ModelConfig(hidden_size=8),
-        warmup_samples=256,
-        chunk_samples=512,
-        chunks_per_segment=2,
-        batch_size=16,
-        max_epochs=2,
-        quiet=True,
-        render_every=0,
-        threads=1,
-    )
+    cfg = fast_config(data, run_name="r", max_epochs=2, batch_size=16)
     return neuralfx.train(cfg).run_dir
 
 
@@ -146,7 +116,7 @@ def test_report_pages_load_in_headless_chromium(study, plain_run, served, tmp_pa
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     try:
-        for page, runs in ((study / "report.html", 2), (plain_run / "report.html", 1)):
+        for page, runs in ((study / "report.html", 4), (plain_run / "report.html", 1)):
             driver.get(f"{base}/{page.relative_to(root).as_posix()}")
             rows = driver.find_element(By.ID, "results").find_elements(By.CSS_SELECTOR, "tbody tr")
             assert len(rows) == runs
