@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +18,10 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from .errors import AudioError
+from .errors import AudioError, OutputError
 
 SAMPLE_RATE_HZ = 44100
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")  # .NAME.PID.RANDOM.tmp
 
 
 @dataclass(frozen=True)
@@ -114,23 +119,91 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse an existing output that is not a regular file: the atomic rename would replace a
+    device (``/dev/null``), a pipe or a socket with a file, and cannot replace a directory."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be checked ({exc.strerror}); write elsewhere") from None
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{path}: is a directory; give a file name, e.g. {path / 'out.wav'}")
+    if not stat.S_ISREG(mode):
+        raise OutputError(
+            f"{path}: is a device, pipe or socket, not a file; write to a regular file instead"
+        )
+    return path
+
+
+def clean_stale_temps(folder: Path) -> None:
+    """Remove the temp files of writers that died (``kill -9``, a power cut) in ``folder``.
+
+    Temp names carry their writer's pid, so a live writer's file is never touched.
+    """
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_NAME.match(name)
+        if m and not _alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: keep the file
+    return True
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it replaces ``path``, on error it vanishes.
 
-    A crash mid-write therefore leaves the old file intact, never a half-written one.
+    A crash mid-write therefore leaves the old file intact, never a half-written one. A full
+    disk or a read-only folder is an OutputError naming the path, never a traceback.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    path = check_output_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_error(path: Path, exc: OSError) -> OutputError:
+    why = exc.strerror or type(exc).__name__
+    fix = {
+        errno.ENOSPC: "free some disk space",
+        errno.EROFS: "the folder is read-only: write elsewhere",
+        errno.EACCES: "you may not write there: write elsewhere",
+        errno.EPERM: "you may not write there: write elsewhere",
+    }.get(exc.errno, "check the folder")
+    return OutputError(f"{path}: cannot be written ({why}); {fix}")
 
 
 def write_wav(
@@ -145,7 +218,10 @@ def write_wav(
     if not np.all(np.isfinite(audio)):
         raise AudioError(f"{path}: refusing to write NaN or infinite samples")
     with atomic_path(path) as tmp:
-        sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
+        try:
+            sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
+        except sf.LibsndfileError as exc:  # libsndfile reports a full disk as "System error"
+            raise OutputError(f"{path}: cannot be written ({exc}); free some disk space") from None
     return path
 
 

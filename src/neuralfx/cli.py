@@ -72,6 +72,7 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
             given[section][f.name] = value
     if args.resume:
         given[None].pop("run_name", None)
+        _check_resume(cfg, given, paths.root)
     cfg = dataclasses.replace(
         cfg,
         model=dataclasses.replace(cfg.model, **given["model"]),
@@ -79,6 +80,31 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
         **given[None],
     )
     return cfg, bool(args.resume)
+
+
+# what a checkpoint's weights and data depend on: a resume may not change them
+_FIXED_ON_RESUME = {
+    None: ("output_name", "latency_samples", "align", "resample", "seed"),
+    "model": tuple(f.name for f in dataclasses.fields(ModelConfig)),
+    "loss": tuple(f.name for f in dataclasses.fields(LossConfig)),
+}
+
+
+def _check_resume(cfg: TrainConfig, given: dict, run: object) -> None:
+    for section, names in _FIXED_ON_RESUME.items():
+        have = getattr(cfg, section) if section else cfg
+        for name in names:
+            if name in given[section] and given[section][name] != getattr(have, name):
+                flag = next(
+                    f.metadata["flag"]
+                    for s, f in _train_fields()
+                    if s == section and f.name == name
+                )
+                raise NeuralFXError(
+                    f"{run}: was trained with {name} {getattr(have, name)!r}; {flag} "
+                    f"{given[section][name]!r} cannot change on --resume: drop {flag}, or start "
+                    "a new run"
+                )
 
 
 def cmd_train(args) -> int:
@@ -244,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_threads, default=1, help="torch threads (1-64)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("export", help="write a model.json (or RUN/model.json) in another format")
@@ -284,6 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"{n}: use 1 to 64 threads")
+    return n
+
+
+_INTERRUPTED = {
+    "train": "a run resumes with `neuralfx train DATA --resume RUN`",
+    "render": "no output was written",
+    "sweep": "rerun the same command to resume the study",
+}
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -300,8 +343,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neuralfx: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(
-            "neuralfx: interrupted; a run resumes with `neuralfx train DATA --resume RUN`",
-            file=sys.stderr,
-        )
+        hint = _INTERRUPTED.get(args.command, "outputs already written are complete")
+        print(f"neuralfx: interrupted; {hint}", file=sys.stderr)
         return 130

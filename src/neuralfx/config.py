@@ -144,11 +144,14 @@ class TrainConfig:
     )
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
     # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.
-    runs_dir: str = ""  # parent folder of the run folder
-    renders_dir: str = ""  # where guitar renders and the latest model.json copy go
+    runs_dir: str = setting("", "--runs-dir", "parent folder of the run folder (default DATA/runs)")
+    renders_dir: str = setting(
+        "", "--renders-dir", "where guitar renders and the latest model.json go (default DATA)"
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
+        check_plain_name(self.run_name, "run_name (--run-name)", allow_empty=True)
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
             raise ConfigError(
                 f"split {list(self.split)}: three positive fractions summing to 1 are needed"
@@ -156,6 +159,25 @@ class TrainConfig:
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
         return dataclasses.replace(self, **kw)
+
+
+def check_plain_name(name: str, what: str, allow_empty: bool = False) -> str:
+    """A file or folder name the tool makes inside a folder: never a path out of it."""
+    if not name and allow_empty:
+        return name
+    bad = (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0:")
+        or len(name) > 120
+    )
+    if bad:
+        raise ConfigError(
+            f"{what} = {name!r}: a plain name is needed (letters, digits, - _ = .; no slashes, "
+            "not starting with a dot), e.g. fuzz-1"
+        )
+    return name
 
 
 def check_ranges(cfg: Any) -> None:

@@ -38,3 +38,7 @@ class ExportError(NeuralFXError):
 
 class RunError(NeuralFXError):
     """A run folder is missing, incomplete, or cannot be resumed."""
+
+
+class OutputError(NeuralFXError):
+    """An output cannot be written there: a full disk, a read-only folder, not a regular file."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..audio import SAMPLE_RATE_HZ, write_wav
-from ..errors import DatasetError
+from ..config import check_plain_name
+from ..errors import ConfigError, DatasetError
 from .sidecar import make_sidecar, write_sidecar
 
 CLEAN_NAME = "clean_signal"
+MAX_SIGNAL_S = 3600.0  # an hour of synthesized signal takes minutes; more is a typo
 
 
 def init_dataset(
@@ -28,8 +31,12 @@ def init_dataset(
     from ..dsp.signals import clean_signal, guitar_riff
 
     root = Path(data_dir)
+    if not 1.0 <= duration_s <= MAX_SIGNAL_S or not math.isfinite(duration_s):
+        raise ConfigError(
+            f"--duration {duration_s:g}: the clean signal can be 1 to {MAX_SIGNAL_S:g} s long"
+        )
     chain = parse_chain(effect)
-    name = name or slug(effect)
+    name = check_plain_name(name or slug(effect), "--name")
     clean_path = root / "input" / f"{CLEAN_NAME}.wav"
     out_path = root / "output" / f"{name}.wav"
     if out_path.exists() and not force:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import info, read_wav, write_wav
+from ..config import check_plain_name
 from ..dsp.chains import Chain, load_chain, make_stage
 from ..errors import DatasetError, EffectError
 from .builtin import slug
@@ -100,8 +101,7 @@ def make_outputs(
     chain = load_chain(effect)
     text = os.fspath(effect)
     name = name or slug(Path(text).stem if text.lower().endswith((".json", ".toml")) else text)
-    if not name or name.startswith(".") or any(c in name for c in "/\\"):
-        raise DatasetError(f"--name {name!r}: a plain file name is needed, e.g. --name fuzz")
+    check_plain_name(name, "--name")
     k = parse_knob(knob, chain) if knob else None
     variants = (
         [(name, chain, None)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import write_text_atomic
+from ..errors import RunError
 from ..training.runs import RunPaths, read_metrics
 
 # (key, heading) of the tables; the CSV has these plus the columns after them
@@ -41,18 +42,23 @@ class RunRecord:
 
 def load_record(run_dir: Path, clean: Path | None, target: Path | None) -> RunRecord:
     paths = RunPaths(run_dir)
-    result = json.loads(paths.result.read_text(encoding="utf-8"))
-    extra = json.loads(paths.analysis.read_text(encoding="utf-8"))
-    spectrum = extra.pop("spectrum")
-    row = {
-        **extra,
-        "parameters": result["parameters"],
-        "epochs": result["epochs"],
-        "train_seconds": round(result["train_seconds"], 1),
-        "test_esr": result["test_esr"],
-        "best_epoch": result["best_epoch"],
-        "stopped_by": result["stopped_by"],
-    }
+    result, extra = read_json(paths.result), read_json(paths.analysis)
+    try:
+        spectrum = extra.pop("spectrum")
+        row = {
+            **extra,
+            "parameters": result["parameters"],
+            "epochs": result["epochs"],
+            "train_seconds": round(result["train_seconds"], 1),
+            "test_esr": result["test_esr"],
+            "best_epoch": result["best_epoch"],
+            "stopped_by": result["stopped_by"],
+        }
+    except (KeyError, TypeError):
+        raise RunError(
+            f"{paths.root}: {paths.result.name} or {paths.analysis.name} lacks a field; delete "
+            f"{paths.analysis.name} and rerun the report (or the sweep)"
+        ) from None
     render = paths.guitar_render
     audio = {
         "clean guitar": clean,
@@ -60,6 +66,20 @@ def load_record(run_dir: Path, clean: Path | None, target: Path | None) -> RunRe
         "model": render if render.is_file() else None,
     }
     return RunRecord(row, run_dir, read_metrics(paths.metrics), spectrum, audio)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A run's JSON record, or a RunError saying which file is damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(
+            f"{path}: unreadable ({type(exc).__name__}); the run was interrupted while writing "
+            "it or the file was edited: rerun the sweep or the training to rewrite it"
+        ) from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: not a neuralfx record; rerun the sweep or the training")
+    return data
 
 
 def fmt(key: str, value: Any) -> str:

@@ -36,9 +36,11 @@ from typing import Any
 import tomllib
 
 from ..config import LossConfig, ModelConfig, TrainConfig, from_dict
+from ..data.builtin import MAX_SIGNAL_S
 from ..errors import ConfigError, NeuralFXError
 
 DEFAULT_LOSS = "default"
+MAX_GRID_POINTS = 10_000  # a week of 1-minute runs on 2 cores; more is a typo
 # TrainConfig fields the grid or the sweep decide; a [train] table may set any other.
 _GRID_KEYS = {
     "data_dir",
@@ -240,8 +242,26 @@ def _check(study: Study, where: str) -> None:
     from ..models import REGISTRY, RTNEURAL_HIDDEN_SIZES
 
     for key in ("models", "hidden_sizes", "layers", "seeds"):
-        if not getattr(study, key):
+        values = getattr(study, key)
+        if not values:
             raise ConfigError(f"{where}.{key}: empty; list at least one value")
+        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if twice:
+            # the same grid point twice would train one run folder twice at once
+            raise ConfigError(f"{where}.{key}: {twice[0]!r} is listed twice; list it once")
+    size = (
+        len(study.effects)
+        * len(study.models)
+        * len(study.hidden_sizes)
+        * len(study.layers)
+        * len(study.losses)
+        * len(study.seeds)
+    )
+    if size > MAX_GRID_POINTS:
+        raise ConfigError(
+            f"{where}: the grid has {size:,} points; at most {MAX_GRID_POINTS:,} are allowed "
+            "(split the study, or list fewer values)"
+        )
     for i, m in enumerate(study.models):
         if m not in REGISTRY:
             raise ConfigError(
@@ -259,7 +279,7 @@ def _check(study: Study, where: str) -> None:
     for key, ok, need in (
         ("budget_s", study.budget_s >= 0, "0 (no budget) or more"),
         ("max_epochs", study.max_epochs >= 1, "at least 1"),
-        ("duration_s", study.duration_s >= 2, "at least 2 seconds"),
+        ("duration_s", 2 <= study.duration_s <= MAX_SIGNAL_S, f"2 to {MAX_SIGNAL_S:g} seconds"),
         ("threads", study.threads >= 1, "at least 1"),
     ):
         if not ok:

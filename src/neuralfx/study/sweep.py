@@ -162,7 +162,13 @@ def sweep(
     if dry_run:
         _print_plan(study, study_path, study_dir, tasks, states, jobs, echo)
         return SweepSummary(study_dir, len(tasks), len(tasks) - len(todo))
-    study_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{study_dir}: cannot be the study folder ({exc.strerror}); pass --out with a "
+            "folder you can write to"
+        ) from None
     with _exclusive(study_dir):
         _check_existing(tasks)
         echo(

@@ -8,6 +8,7 @@ rule fires, each epoch is ``train_epoch`` then ``validate_and_record`` then ``ch
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -84,7 +85,8 @@ def train(
         torch.set_num_threads(cfg.threads)
     pool = ThreadPoolExecutor(shards) if shards > 1 else None
     try:
-        return Trainer(cfg, resume, device, shards, pool).run(on_epoch)
+        with contextlib.ExitStack() as held:
+            return Trainer(cfg, resume, device, shards, pool, held).run(on_epoch)
     finally:
         if pool:
             pool.shutdown()
@@ -101,6 +103,7 @@ class Trainer:
         device: torch.device,
         shards: int,
         pool: ThreadPoolExecutor | None,
+        held: contextlib.ExitStack,
     ):
         self.report = Reporter(cfg.quiet)
         self.data: Dataset = dataset_for(
@@ -108,10 +111,13 @@ class Trainer:
         )
         for warning in self.data.warnings:  # after the split, so an error stays one line
             self.report.message(f"warning: {warning}")
-        if not cfg.run_name:
-            cfg = cfg.with_overrides(run_name=runs.new_run_name(cfg))
+        if resume:
+            paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
+        else:
+            cfg, paths = runs.create_run(cfg)
+        held.enter_context(runs.locked(paths))  # released when train() returns
         self.cfg, self.device, self.shards, self.pool = cfg, device, shards, pool
-        self.paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
+        self.paths = paths
         self.out_dir = Path(cfg.renders_dir or cfg.data_dir)
 
         torch.manual_seed(cfg.seed)
@@ -139,8 +145,6 @@ class Trainer:
                 f"resuming {self.paths.root} at epoch {p.epoch} "
                 f"(best val loss {p.best_val:.5f} at epoch {p.best_epoch})"
             )
-        else:
-            self.paths.root.mkdir(parents=True, exist_ok=True)
         runs.save_config(self.paths, cfg)
         self.guitar = self._load_guitar()
         split = self.data.split

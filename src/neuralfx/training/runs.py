@@ -8,10 +8,12 @@ last checkpoint and never leaves a truncated file behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +75,73 @@ class RunPaths:
         return self.root / "train.log"
 
 
-def new_run_name(cfg: TrainConfig) -> str:
-    m = cfg.model
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{m.name}{m.hidden_size}"
+def runs_root(cfg: TrainConfig) -> Path:
+    return Path(cfg.runs_dir or Path(cfg.data_dir) / "runs")
 
 
 def run_paths(data_dir: str | Path, run_name: str, runs_dir: str | Path = "") -> RunPaths:
     return RunPaths(Path(runs_dir or Path(data_dir) / "runs") / run_name)
+
+
+def create_run(cfg: TrainConfig) -> tuple[TrainConfig, RunPaths]:
+    """Make the folder of a new run; returns the config with its final run name.
+
+    An automatic name (time stamp and model) gets a ``-2``, ``-3``... suffix when another run
+    took it in the same second; the exclusive ``mkdir`` makes that race-free. A name given by
+    the user that already holds a trained run is refused rather than overwritten.
+    """
+    root = runs_root(cfg)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if cfg.run_name:
+            paths = RunPaths(root / cfg.run_name)
+            if paths.checkpoint.is_file() or paths.result.is_file():
+                raise RunError(
+                    f"{paths.root}: already holds a run; continue it with --resume "
+                    f"{cfg.run_name} or choose another --run-name"
+                )
+            paths.root.mkdir(exist_ok=True)
+            return cfg, paths
+        m = cfg.model
+        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{m.name}{m.hidden_size}"
+        for i in range(1, 1000):
+            name = base if i == 1 else f"{base}-{i}"
+            try:
+                (root / name).mkdir()
+            except FileExistsError:
+                continue
+            return cfg.with_overrides(run_name=name), RunPaths(root / name)
+    except OSError as exc:
+        raise RunError(
+            f"{root}: cannot create the run folder ({exc.strerror}); point --runs-dir at a "
+            "folder you can write to"
+        ) from None
+    raise RunError(f"{root}: 999 runs started this second; pass --run-name")
+
+
+@contextlib.contextmanager
+def locked(paths: RunPaths) -> Iterator[None]:
+    """Hold the run folder for this process: a second ``train`` on it is refused at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the run folder stays unguarded
+        yield
+        return
+    try:
+        f = open(paths.root / ".lock", "a+")  # noqa: SIM115 (held for the whole run)
+    except OSError as exc:
+        raise RunError(f"{paths.root}: cannot lock the run folder ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunError(
+                f"{paths.root}: another neuralfx process is training this run; wait for it "
+                "to finish or choose another --run-name"
+            ) from None
+        yield
+    finally:
+        f.close()
 
 
 def resolve_run(data_dir: str | Path, run: str) -> RunPaths:
@@ -113,8 +175,16 @@ def save_metrics(paths: RunPaths, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise RunError(
+            f"{path}: unreadable ({type(exc).__name__}); resume the run to rewrite it"
+        ) from None
+    if any(set(r) != set(METRIC_COLUMNS) for r in rows):
+        raise RunError(f"{path}: not neuralfx's metrics (other columns); resume the run")
+    return rows
 
 
 def save_checkpoint(paths: RunPaths, state: dict[str, Any]) -> None:
