@@ -185,11 +185,14 @@ def test_strict_config_file(tmp_path, gain_data, capsys):
     expect_error(capsys, gain_data, "batch_sise", argv=["train", gain_data, "--config", cfg])
 
 
-def test_train_refuses_a_delayed_output_unless_aligned(tmp_path, capsys):
+def test_train_warns_of_a_lag_and_refuses_a_lead_unless_aligned(tmp_path, capsys):
     x = noise(12)
     y = np.concatenate([np.zeros(300, np.float32), np.tanh(2 * x[:-300])])
     d = make_pair(tmp_path / "d", x, y)
-    expect_error(capsys, d, "300 samples", "--align")
+    code, err = run_cli(capsys, "train", d, *FAST)
+    assert code == 0 and "warning:" in err and "lags its input by 300 samples" in err
+    lead = make_pair(tmp_path / "lead", y, x)
+    expect_error(capsys, lead, "leads its input by 300 samples", "--align")
     code, err = run_cli(capsys, "train", d, *FAST, "--align")
     assert code == 0, err
     code, err = run_cli(capsys, "train", d, *FAST, "--latency", "300")

@@ -84,7 +84,7 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
 
 # what a checkpoint's weights and data depend on: a resume may not change them
 _FIXED_ON_RESUME = {
-    None: ("output_name", "latency_samples", "align", "resample", "seed"),
+    None: ("output_name", "latency_samples", "align", "resample", "sample_rate_hz", "seed"),
     "model": tuple(f.name for f in dataclasses.fields(ModelConfig)),
     "loss": tuple(f.name for f in dataclasses.fields(LossConfig)),
 }
@@ -118,7 +118,9 @@ def cmd_train(args) -> int:
 def cmd_init(args) -> int:
     from .data.builtin import init_dataset
 
-    made = init_dataset(args.data, args.effect, args.name, args.seed, args.duration, args.force)
+    made = init_dataset(
+        args.data, args.effect, args.name, args.seed, args.duration, args.force, args.sample_rate
+    )
     for kind, path in made.items():
         print(f"{kind:7s} {path}")
     print(f"next: neuralfx train {args.data}")
@@ -193,7 +195,7 @@ def cmd_data_check(args) -> int:
     report = check_dataset(
         args.data,
         args.output,
-        args.resample,
+        args.sample_rate or (44100 if args.resample else 0),
         args.align,
         args.latency,
         raise_errors=False,
@@ -239,7 +241,14 @@ def _add_data(sub) -> None:
     p = data.add_parser("check", help="check each pair: rate, length, level, clipping, latency")
     p.add_argument("data", help="dataset folder with input/ and output/")
     p.add_argument("--output", default="", help="which output/NAME(.wav or folder) to check")
-    p.add_argument("--resample", action="store_true", help="convert other rates in memory")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=0,
+        metavar="HZ",
+        help="resample every pair to HZ in memory (default: the dataset's rate)",
+    )
+    p.add_argument("--resample", action="store_true", help="the same as --sample-rate 44100")
     p.add_argument("--align", action="store_true", help="remove the measured output latency")
     p.add_argument("--latency", type=int, help="output latency in samples to remove")
     p.add_argument("--plot", action="store_true", help="write DATA/check.png")
@@ -261,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, default=180.0, help="clean signal length, seconds")
     p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=44100,
+        metavar="HZ",
+        help="rate of the synthesized audio (AIDA-X hosts usually run 48000)",
+    )
     p.set_defaults(func=cmd_init)
 
     _add_train(sub)

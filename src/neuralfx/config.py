@@ -139,9 +139,14 @@ class TrainConfig:
         nullable=True,
     )
     align: bool = setting(False, "--align", "measure the output's latency and remove it")
-    resample: bool = setting(
-        False, "--resample", "convert other sample rates to 44.1 kHz (in memory)"
+    sample_rate_hz: int = setting(
+        0,
+        "--sample-rate",
+        "resample every pair to this rate in memory (default: the dataset's own rate)",
+        lo=0,
+        hi=192000,
     )
+    resample: bool = setting(False, "--resample", "the same as --sample-rate 44100")
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
     # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.
     runs_dir: str = setting("", "--runs-dir", "parent folder of the run folder (default DATA/runs)")
@@ -152,6 +157,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_ranges(self)
         check_plain_name(self.run_name, "run_name (--run-name)", allow_empty=True)
+        if self.sample_rate_hz and self.sample_rate_hz < 22050:
+            raise ConfigError(
+                f"sample_rate_hz (--sample-rate) = {self.sample_rate_hz}: use 22050 to 192000 Hz"
+            )
         if len(self.split) != 3 or abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
             raise ConfigError(
                 f"split {list(self.split)}: three positive fractions summing to 1 are needed"

@@ -26,9 +26,9 @@ def test_other_rate_is_an_error_unless_resample(tmp_path):
     x = noise(2.0)
     y48 = resample(0.5 * x, SR, 48000)
     write_raw_pair(tmp_path, x, y48, rate_y=48000)
-    with pytest.raises(AudioError, match="48000 Hz.*--resample"):
+    with pytest.raises(AudioError, match="48000 Hz.*--sample-rate 44100"):
         check_dataset(tmp_path)
-    report = check_dataset(tmp_path, resample=True)
+    report = check_dataset(tmp_path, sample_rate_hz=44100)
     ((ax, ay),) = report.arrays
     assert abs(len(ay) - len(x)) <= 1 and report.pairs[0].latency_samples == 0
     assert np.corrcoef(ax[1000:-1000], ay[1000:-1000])[0, 1] > 0.99
@@ -77,11 +77,27 @@ def test_heavy_clipping_and_short_audio_are_warnings_with_their_cost(tmp_path):
     assert report.pairs[0].output.clipped_samples > 0.01 * len(x)
 
 
-def test_delayed_output_is_refused_unless_aligned_or_given(tmp_path):
+def test_a_lag_is_a_warning_with_its_size_and_a_lead_an_error(tmp_path):
     x = noise(3.0)
     write_raw_pair(tmp_path, x, delayed(0.5 * x, 300))
-    with pytest.raises(DatasetError, match="lags its input by 300 samples.*--align"):
+    lagging = check_dataset(tmp_path)  # a causal model can learn a lag
+    assert lagging.pairs[0].shift_samples == 0
+    assert any(
+        "lags its input by 300 samples (6.80 ms)" in w and "--align" in w
+        for w in lagging.all_warnings
+    )
+    write_raw_pair(tmp_path, delayed(x, 300), 0.5 * x)
+    with pytest.raises(DatasetError, match="leads its input by 300 samples.*--align"):
         check_dataset(tmp_path)
+    leading = check_dataset(tmp_path, align=True)
+    assert leading.pairs[0].shift_samples == -300
+    ((ax, ay),) = leading.arrays
+    assert np.allclose(ay, 0.5 * ax)
+
+
+def test_a_lag_is_removed_by_align_or_latency(tmp_path):
+    x = noise(3.0)
+    write_raw_pair(tmp_path, x, delayed(0.5 * x, 300))
     for report in (
         check_dataset(tmp_path, align=True),
         check_dataset(tmp_path, latency_samples=300),
@@ -112,11 +128,11 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
-    write_raw_pair(tmp_path, noise(2.0), delayed(noise(2.0), 300), name="clean")
+    write_raw_pair(tmp_path, delayed(noise(2.0), 300), noise(2.0), name="clean")
     capsys.readouterr()
     assert main(["data", "check", str(tmp_path), "--output", "clean"]) == 2
     captured = capsys.readouterr()
-    assert "lags its input by 300" in captured.err and captured.err.count("\n") == 1
+    assert "leads its input by 300" in captured.err and captured.err.count("\n") == 1
     assert main(["data", "check", str(tmp_path), "--output", "clean", "--align"]) == 0
 
 

@@ -12,7 +12,7 @@ from neuralfx.audio import resample
 from neuralfx.cli import main
 from neuralfx.data import dataset_for, load_dataset, read_sidecar
 from neuralfx.data.make import make_outputs
-from neuralfx.errors import DatasetError
+from neuralfx.errors import AudioError, DatasetError
 from neuralfx.export import load_model
 from neuralfx.losses import esr
 from neuralfx.render import render_array
@@ -33,8 +33,7 @@ def test_split_is_by_time_without_overlap_and_keeps_the_rate(tmp_path):
 def test_the_loader_aligns_and_records_the_latency(tmp_path):
     x = noise(6.0)
     write_raw_pair(tmp_path, x, delayed(0.5 * x, 40))
-    with pytest.raises(DatasetError, match="lags its input by 40 samples"):
-        load_dataset(tmp_path)
+    assert load_dataset(tmp_path).latency_samples == 0  # a lag is learnt unless aligned
     data = load_dataset(tmp_path, align=True)
     assert data.latency_samples == 40
     assert np.allclose(data.split.train_y, 0.5 * data.split.train_x)
@@ -59,6 +58,50 @@ def test_analysis_scores_the_very_samples_training_scored(tmp_path):
     model, meta = load_model(result.model_path)
     assert esr(split.test_y, render_array(model, split.test_x)) == result.test_esr
     assert meta["sample_rate_hz"] == split.sample_rate_hz == SR
+    assert meta["latency_samples"] == 25  # removed, recorded for the plugin to report
+
+
+def test_a_48k_dataset_trains_at_48k_and_its_model_refuses_44k_audio(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "init",
+                str(tmp_path / "d"),
+                "--effect",
+                "softclip",
+                "--duration",
+                "3",
+                "--sample-rate",
+                "48000",
+            ]
+        )
+        == 0
+    )
+    d = tmp_path / "d"
+    assert sf.info(d / "input" / "clean_signal.wav").samplerate == 48000
+    assert sf.info(d / "guitar.wav").samplerate == 48000
+    result = neuralfx.train(fast_config(d, max_epochs=1))
+    _, meta = load_model(result.model_path)
+    assert meta["sample_rate_hz"] == 48000
+    sf.write(tmp_path / "in44.wav", noise(0.5), SR, subtype="FLOAT")
+    capsys.readouterr()
+    assert (
+        main(
+            ["render", str(result.model_path), str(tmp_path / "in44.wav"), str(tmp_path / "o.wav")]
+        )
+        == 2
+    )
+    assert "48000" in capsys.readouterr().err
+
+
+def test_pairs_at_two_rates_name_the_file_and_the_fix(tmp_path):
+    x = noise(3.0)
+    write_raw_pair(tmp_path, x, resample(x, SR, 48000), SR, 48000)
+    with pytest.raises(
+        AudioError, match=r"fx\.wav: sample rate is 48000 Hz, the dataset's is 44100"
+    ):
+        load_dataset(tmp_path)
+    assert load_dataset(tmp_path, sample_rate_hz=48000).sample_rate_hz == 48000
 
 
 def test_report_of_a_run_trained_with_resample_on_48k_data(tmp_path, capsys):

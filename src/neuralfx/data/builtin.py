@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..audio import SAMPLE_RATE_HZ, write_wav
+from ..audio import SAMPLE_RATE_HZ, info, read_wav, write_wav
 from ..config import check_plain_name
 from ..errors import ConfigError, DatasetError
 from .sidecar import make_sidecar, write_sidecar
@@ -21,6 +21,7 @@ def init_dataset(
     seed: int = 0,
     duration_s: float = 180.0,
     force: bool = False,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
 ) -> dict[str, Path]:
     """Create ``DATA/input/clean_signal.wav``, ``DATA/output/<name>.wav`` and ``DATA/guitar.wav``.
 
@@ -35,6 +36,8 @@ def init_dataset(
         raise ConfigError(
             f"--duration {duration_s:g}: the clean signal can be 1 to {MAX_SIGNAL_S:g} s long"
         )
+    if not 22050 <= sample_rate_hz <= 192000:
+        raise ConfigError(f"--sample-rate {sample_rate_hz}: use 22050 to 192000 Hz")
     chain = parse_chain(effect)
     name = check_plain_name(name or slug(effect), "--name")
     clean_path = root / "input" / f"{CLEAN_NAME}.wav"
@@ -45,18 +48,20 @@ def init_dataset(
             "or --name to make another output"
         )
     if clean_path.exists():
-        from ..audio import read_wav
-
-        clean = read_wav(clean_path)
+        # the existing input is the user's from then on: its rate wins over --sample-rate
+        clean = read_wav(clean_path, expected_rate_hz=None)
+        sample_rate_hz = info(clean_path).sample_rate_hz
     else:
-        clean = clean_signal(seed=seed, duration_s=duration_s, sample_rate_hz=SAMPLE_RATE_HZ)
-        write_wav(clean_path, clean)
-    write_wav(out_path, chain(clean, SAMPLE_RATE_HZ))
+        clean = clean_signal(seed=seed, duration_s=duration_s, sample_rate_hz=sample_rate_hz)
+        write_wav(clean_path, clean, sample_rate_hz)
+    write_wav(out_path, chain(clean, sample_rate_hz), sample_rate_hz)
     source = {"input": f"input/{clean_path.name}", "output": f"output/{out_path.name}"}
     write_sidecar(root, make_sidecar(name, chain, sources=[source], seed=seed))
     guitar_path = root / "guitar.wav"
     if not guitar_path.exists():
-        write_wav(guitar_path, guitar_riff(seed=seed + 1, sample_rate_hz=SAMPLE_RATE_HZ))
+        write_wav(
+            guitar_path, guitar_riff(seed=seed + 1, sample_rate_hz=sample_rate_hz), sample_rate_hz
+        )
     return {"input": clean_path, "output": out_path, "guitar": guitar_path}
 
 

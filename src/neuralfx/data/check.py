@@ -2,8 +2,9 @@
 
 ``check_dataset`` is what the trainer calls first. It reads every pair found by
 ``pairs.find_pairs``, reports what is wrong in words that say what it costs, and returns the
-corrected arrays: resampled to 44.1 kHz in memory (never written back), first channel only,
-trimmed to a common length and, with ``align``, shifted so the output's latency is removed.
+corrected arrays: at the dataset's own rate, or resampled in memory to ``--sample-rate``
+(never written back), first channel only, trimmed to a common length and, with ``align``,
+shifted so the output's latency is removed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE_HZ, read_audio, resample
+from ..audio import SAMPLE_RATE_HZ, info, read_audio, resample
 from ..dsp.latency import estimate_latency
 from ..dsp.levels import FLOOR_DB, gain_to_db
-from ..errors import AudioError, DatasetError, NeuralFXError
+from ..errors import AudioError, ConfigError, DatasetError, NeuralFXError
 from .pairs import Pair, dataset_name, every_pair, find_pairs
 
 MAX_LATENCY_SAMPLES = 4  # more than this and the model would have to predict the future
@@ -26,6 +27,7 @@ MAX_CLIPPED_FRACTION = 0.01
 MAX_TRIM_S = 0.1  # length differences up to this are trimmed; larger ones are an error
 MAX_TRIM_FRACTION = 0.01  # lengths may differ by MAX_TRIM_S or by this fraction, whichever is more
 QUIET_PEAK_DBFS = -50.0
+MIN_RATE_HZ, MAX_RATE_HZ = 22050, 192000
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,14 @@ def _content_problems(report: PairReport, x: np.ndarray, s: SignalStats, role: s
 
 
 def check_pair(
-    pair: Pair, resample_rate: bool = False, align: bool = False, latency_samples: int | None = None
+    pair: Pair,
+    rate_hz: int = SAMPLE_RATE_HZ,
+    convert: bool = False,
+    align: bool = False,
+    latency_samples: int | None = None,
 ) -> PairReport:
-    """Read and check one pair; never raises for content problems, it records them."""
+    """Read and check one pair at ``rate_hz``; never raises for content problems, it records
+    them. Files at another rate are an error unless ``convert`` (``--sample-rate``)."""
     report = PairReport(pair)
     try:
         x, report.input = read_with_stats(pair.input_path)
@@ -171,29 +178,48 @@ def check_pair(
         ]
     )
     for s in (report.input, report.output):
-        if s.sample_rate_hz != SAMPLE_RATE_HZ and not resample_rate:
+        if s.sample_rate_hz != rate_hz and not convert:
             report.errors.append(
                 AudioError(
-                    f"{s.path}: sample rate is {s.sample_rate_hz} Hz, {SAMPLE_RATE_HZ} Hz is "
-                    "needed; pass --resample to convert it in memory, or export it at 44100 Hz"
+                    f"{s.path}: sample rate is {s.sample_rate_hz} Hz, the dataset's is {rate_hz} "
+                    f"Hz; every file of a dataset must share one rate: pass --sample-rate "
+                    f"{rate_hz} (or {s.sample_rate_hz}) to resample every pair in memory"
                 )
             )
             usable = False
     if not usable:
         return report
-    x = resample(x, report.input.sample_rate_hz, SAMPLE_RATE_HZ)
-    y = resample(y, report.output.sample_rate_hz, SAMPLE_RATE_HZ)
+    x = resample(x, report.input.sample_rate_hz, rate_hz)
+    y = resample(y, report.output.sample_rate_hz, rate_hz)
     diff = abs(len(x) - len(y))
-    if diff > max(MAX_TRIM_S * SAMPLE_RATE_HZ, MAX_TRIM_FRACTION * max(len(x), len(y))):
+    if diff > max(MAX_TRIM_S * rate_hz, MAX_TRIM_FRACTION * max(len(x), len(y))):
         report.errors.append(
             DatasetError(
-                f"{pair.output_path}: {len(y) / SAMPLE_RATE_HZ:.2f} s long, its input "
-                f"{pair.input_path.name} is {len(x) / SAMPLE_RATE_HZ:.2f} s; they differ by more "
+                f"{pair.output_path}: {len(y) / rate_hz:.2f} s long, its input "
+                f"{pair.input_path.name} is {len(x) / rate_hz:.2f} s; they differ by more "
                 "than 100 ms (and 1%): export both from the same selection"
             )
         )
         return report
-    measured = report.latency_samples = estimate_latency(x, y)
+    _align(report, x, y, rate_hz, align, latency_samples)
+    return report
+
+
+def _align(
+    report: PairReport,
+    x: np.ndarray,
+    y: np.ndarray,
+    rate_hz: int,
+    align: bool,
+    latency_samples: int | None,
+) -> None:
+    """Measure the output's delay and remove what the flags say; a lead is an error, since a
+    causal model cannot answer before it hears, while a lag it can learn (at some cost)."""
+    pair = report.pair
+    measured = report.latency_samples = estimate_latency(
+        x, y, max_lag_samples=rate_hz, analyse_samples=60 * rate_hz
+    )
+    ms = 1000 * abs(measured or 0) / rate_hz
     shift = 0
     if latency_samples is not None:
         shift = latency_samples
@@ -209,16 +235,21 @@ def check_pair(
         )
     elif align:
         shift = measured
-    elif abs(measured) > MAX_LATENCY_SAMPLES:
-        how = "lags" if measured > 0 else "leads"
+    elif measured < -MAX_LATENCY_SAMPLES:
         report.errors.append(
             DatasetError(
-                f"{pair.output_path}: {how} its input by {abs(measured)} samples "
-                f"({1000 * abs(measured) / SAMPLE_RATE_HZ:.2f} ms); a causal model cannot learn that: "
-                f"pass --align to remove it or --latency {measured} to set it"
+                f"{pair.output_path}: leads its input by {-measured} samples ({ms:.2f} ms): a "
+                "causal model cannot answer before it hears; the files were cut apart: pass "
+                "--align to shift the input by that much"
             )
         )
-        return report
+        return
+    elif measured > MAX_LATENCY_SAMPLES:
+        report.warnings.append(
+            f"{pair.output_path}: lags its input by {measured} samples ({ms:.2f} ms); the "
+            "model will learn the delay, which costs it accuracy: pass --align to remove it "
+            "(the model then records it for the plugin to report)"
+        )
     if shift > 0:
         y = y[shift:]
     elif shift < 0:
@@ -227,13 +258,12 @@ def check_pair(
     n = min(len(x), len(y))
     report.trimmed_samples = max(len(x), len(y)) - n
     report.x, report.y = x[:n], y[:n]
-    return report
 
 
 def check_dataset(
     data_dir: str | Path,
     output_name: str = "",
-    resample: bool = False,
+    sample_rate_hz: int = 0,
     align: bool = False,
     latency_samples: int | None = None,
     raise_errors: bool = True,
@@ -241,15 +271,19 @@ def check_dataset(
 ) -> DatasetReport:
     """Check every pair of a dataset and return corrected arrays plus warnings.
 
-    ``latency_samples`` set means "the output lags by this much": it is removed and not
-    measured against the limit. With ``raise_errors`` the first problem is raised as an
-    AudioError or DatasetError (one line, with the count of the others). ``all_outputs``
-    (for ``data check``) checks every output of a single input instead of asking for one.
+    ``sample_rate_hz`` 0 keeps the dataset's own rate (the first input's), which every file
+    must share; a rate resamples every pair to it. ``latency_samples`` set means "the output
+    lags by this much": it is removed and not measured. With ``raise_errors`` the first problem
+    is raised as an AudioError or DatasetError (one line, with the count of the others).
+    ``all_outputs`` (for ``data check``) checks every output of a single input.
     """
+    if sample_rate_hz and not MIN_RATE_HZ <= sample_rate_hz <= MAX_RATE_HZ:
+        raise ConfigError(f"--sample-rate {sample_rate_hz}: use {MIN_RATE_HZ} to {MAX_RATE_HZ} Hz")
     root = Path(data_dir)
     pairs = every_pair(root) if all_outputs and not output_name else find_pairs(root, output_name)
-    reports = [check_pair(p, resample, align, latency_samples) for p in pairs]
-    report = DatasetReport(root, dataset_name(root, pairs), reports)
+    rate = sample_rate_hz or _first_rate(pairs)
+    reports = [check_pair(p, rate, bool(sample_rate_hz), align, latency_samples) for p in pairs]
+    report = DatasetReport(root, dataset_name(root, pairs), reports, sample_rate_hz=rate)
     multi = [str(s.path) for r in reports for s in (r.input, r.output) if s and s.channels > 1]
     if multi:
         report.warnings.append(
@@ -257,7 +291,7 @@ def check_dataset(
             "only the first channel is used"
         )
     if not report.errors:
-        total_s = sum(len(r.x) for r in reports) / SAMPLE_RATE_HZ
+        total_s = sum(len(r.x) for r in reports) / rate
         if total_s < MIN_DURATION_S:
             report.warnings.append(
                 f"{report.data_dir}: only {total_s:.1f} s of audio; the model will overfit and "
@@ -266,3 +300,14 @@ def check_dataset(
     if raise_errors:
         report.raise_for_errors()
     return report
+
+
+def _first_rate(pairs: list[Pair]) -> int:
+    """The dataset's own rate: its first input's (unreadable files are reported per pair)."""
+    try:
+        rate = info(pairs[0].input_path).sample_rate_hz
+    except AudioError:
+        return SAMPLE_RATE_HZ
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        return SAMPLE_RATE_HZ  # check_pair then names the file and the --sample-rate fix
+    return rate

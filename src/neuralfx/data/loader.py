@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE_HZ
 from ..config import TrainConfig
 from ..errors import DatasetError
 from .check import DatasetReport, check_dataset
@@ -100,7 +101,7 @@ def load_dataset(
     data_dir: str | Path,
     output_name: str = "",
     *,
-    resample: bool = False,
+    sample_rate_hz: int = 0,
     align: bool = False,
     latency_samples: int | None = None,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
@@ -109,9 +110,10 @@ def load_dataset(
 ) -> Dataset:
     """Check every pair (raising the first problem as one line) and split the corrected audio.
 
-    ``latency_samples`` None measures each output's delay (see ``check.check_pair``).
+    ``sample_rate_hz`` 0 keeps the dataset's own rate; ``latency_samples`` None measures each
+    output's delay (see ``check.check_dataset``).
     """
-    report = check_dataset(data_dir, output_name, resample, align, latency_samples)
+    report = check_dataset(data_dir, output_name, sample_rate_hz, align, latency_samples)
     split = split_pairs(
         report.arrays,
         fractions,
@@ -128,7 +130,7 @@ def dataset_for(cfg: TrainConfig, min_train_samples: int = 0, min_eval_samples: 
     return load_dataset(
         cfg.data_dir,
         cfg.output_name,
-        resample=cfg.resample,
+        sample_rate_hz=cfg.sample_rate_hz or (SAMPLE_RATE_HZ if cfg.resample else 0),
         align=cfg.align,
         latency_samples=cfg.latency_samples,
         fractions=cfg.split,

@@ -328,7 +328,13 @@ class Trainer:
     def _save_models(self, **extra: Any) -> Path:
         """The run's model.json and the dataset's latest copy; returns the run's."""
         meta = model_metadata(
-            self.cfg, self.data.name, self.cfg.run_name, self.data.sample_rate_hz, **extra
+            self.cfg,
+            self.data.name,
+            self.cfg.run_name,
+            self.data.sample_rate_hz,
+            # removed from the data by --align/--latency: a plugin reports it to its host
+            latency_samples=self.data.latency_samples,
+            **extra,
         )
         path = save_model(self.model, self.paths.model, meta)
         save_model(self.model, self.out_dir / "model.json", meta)
