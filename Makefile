@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 DEMO_BUDGET ?= 180
 DEMO_EFFECT ?= softclip
 
-.PHONY: demo test lint study bench bench-quick cpp clean
+.PHONY: demo test lint fuzz study bench bench-quick cpp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -67,3 +67,8 @@ clean:
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
+
+# the fuzz tests with a long budget (CI runs 150 examples per loader)
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	NEURALFX_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -q

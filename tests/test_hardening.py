@@ -2,6 +2,7 @@
 touched, and bad flags, files and disks give one line with exit code 2."""
 
 import errno
+import json
 import os
 import shutil
 import stat
@@ -291,3 +292,23 @@ def test_a_foreign_checkpoint_structure_is_a_run_error(trained):
     torch.save({"model": {}, "progress": 3}, ck)
     with pytest.raises(RunError):
         neuralfx.train(fast_config(trained, run_name="k", max_epochs=2), resume=True)
+
+
+def test_a_memory_bomb_model_file_is_refused_before_allocating(tmp_path, capsys):
+    d = json.loads((Path(__file__).parent / "golden" / "lab_lstm8.json").read_text())
+    d["lstm.weight_hh_l0"] = [[0.0] * 100_000]  # a 1 x 100000 matrix: 160 GB if built
+    (tmp_path / "bomb.json").write_text(json.dumps(d))
+    audio.write_wav(tmp_path / "in.wav", noise(0.1))
+    t0 = time.perf_counter()
+    err = one_line(
+        capsys, 2, "render", tmp_path / "bomb.json", tmp_path / "in.wav", tmp_path / "o.wav"
+    )
+    assert "weight_hh_l0 has shape [1, 100000]" in err and time.perf_counter() - t0 < 5
+
+
+def test_metadata_of_the_wrong_type_is_not_guessed(tmp_path):
+    d = json.loads((Path(__file__).parent / "golden" / "lab_lstm8.json").read_text())
+    d["neuralfx"]["skip"] = "no"
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    with pytest.raises(neuralfx.NeuralFXError, match="skip is 'no'"):
+        neuralfx.load_model(tmp_path / "m.json")

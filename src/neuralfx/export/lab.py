@@ -16,6 +16,7 @@ from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
 FORMAT_VERSION = 1
+MAX_HIDDEN = 1024  # well above what runs in real time; bounds what a crafted file can allocate
 
 
 def lab_keys(cell: str) -> list[str]:
@@ -67,7 +68,17 @@ def from_lab_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dict[s
     if w_hh.ndim != 2:
         raise ModelFileError(f"{where}: {cell}.weight_hh_l0 has shape {list(w_hh.shape)}, not 2-D")
     hidden = int(w_hh.shape[1])
-    model = RecurrentModel(cell, hidden, 1, bool(meta.get("skip", False)))
+    gates = 4 if cell == "lstm" else 3
+    # checked before anything is built: the model's size follows from this one tensor's width
+    if not 1 <= hidden <= MAX_HIDDEN or w_hh.shape[0] != gates * hidden:
+        raise ModelFileError(
+            f"{where}: {cell}.weight_hh_l0 has shape {list(w_hh.shape)}; a {cell.upper()} of H "
+            f"units (1 <= H <= {MAX_HIDDEN}) has shape [{gates}H, H]"
+        )
+    skip = meta.get("skip", False)
+    if not isinstance(skip, bool):
+        raise ModelFileError(f"{where}: metadata skip is {skip!r}; it must be true or false")
+    model = RecurrentModel(cell, hidden, 1, skip)
     state = {}
     for key, ref in model.state_dict().items():
         try:
