@@ -144,4 +144,7 @@ def export_model(
             "it trains (lab or native model.json)"
         )
     meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
-    return save_model(model, out, meta, fmt, **options)
+    try:
+        return save_model(model, out, meta, fmt, **options)
+    except ExportError as exc:
+        raise ExportError(f"{src}: {exc}") from None
