@@ -222,6 +222,26 @@ namespace
                 if(!recurrent_layers++)
                     first_hidden = (int)dims;
             }
+            else if(type == "prelu")
+            {
+                if(dims != width)
+                    c.fail(what + "has width " + std::to_string(dims) + " but its input is " + std::to_string(width));
+                count(1, 1, "1 (alpha)");
+                const Shape s = c.shape(w[0], label(0, "alpha"));
+                if(s.size() != 2 || s[0] != 1 || (s[1] != 1 && s[1] != dims))
+                    c.fail(label(0, "alpha") + " has shape " + str(s) + ", expected [1, 1] or [1, " + std::to_string(dims) + "]");
+            }
+            else if(type == "batchnorm")
+            {
+                if(dims != width)
+                    c.fail(what + "has width " + std::to_string(dims) + " but its input is " + std::to_string(width));
+                if(!c.need(l, "epsilon", what).is_number())
+                    c.fail(what + "'epsilon' is " + l["epsilon"].dump() + "; expected a number");
+                if(!w.is_array() || (w.size() != 2 && w.size() != 4))
+                    c.fail(what + "'weights' must hold 4 arrays (gamma, beta, mean, variance) or 2 (mean, variance)");
+                for(size_t k = 0; k < w.size(); ++k)
+                    c.expect(w[k], { dims }, label((int)k, "batchnorm"), why);
+            }
             else if(type == "activation")
             {
                 if(dims != width)
@@ -230,7 +250,7 @@ namespace
             }
             else
             {
-                c.fail(what + "is not a layer neuralfx-process runs (conv1d, lstm, gru, dense, activation)");
+                c.fail(what + "is not a layer neuralfx-process runs (conv1d, lstm, gru, dense, prelu, batchnorm, activation)");
             }
             info.description += (i ? " > " : " ") + type + " " + std::to_string(dims);
             width = dims;

@@ -1,6 +1,7 @@
-"""AIDA-X files through real RTNeural the way AIDA-X loads them (cpp/aidax_model.cpp:
-compile-time ModelT of the file's hidden size, ModelT::parseJson, in_skip, in_gain/out_gain,
-2048 samples of silence on load) against `neuralfx render`."""
+"""Other hosts' files through real RTNeural (cpp/) against `neuralfx render`: AIDA-X files the
+way AIDA-X loads them (cpp/aidax_model.cpp: compile-time ModelT of the file's hidden size,
+ModelT::parseJson, in_skip, in_gain/out_gain, 2048 samples of silence on load), and foreign
+RTNeural JSON on parseJson."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import soundfile as sf
 from engines import aidax_forward
 from test_cpp import run_cpp
 from test_export import metadata, random_model
+from test_foreign import every_layer, gru_1d
 
 from neuralfx.export import save_model
 from neuralfx.render import render_file
@@ -90,3 +92,11 @@ def test_native_in_skip_is_honoured_without_metadata(neuralfx_process, input_wav
     x, _ = sf.read(input_wav, dtype="float32")
     assert np.abs(ours - rtneural).max() < 1e-5
     assert np.abs(ours - x).max() > 0.1  # a real model, not the skip alone
+
+
+@pytest.mark.parametrize("make", [gru_1d, every_layer])
+def test_rtneural_plays_foreign_json_like_render(neuralfx_process, input_wav, tmp_path, make):
+    path = tmp_path / "theirs.json"
+    path.write_text(json.dumps(make()))
+    ours, rtneural = _render_both(neuralfx_process, path, input_wav, tmp_path)
+    assert np.abs(ours - rtneural).max() < 1e-5 and np.abs(ours).max() > 0.1
