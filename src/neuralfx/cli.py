@@ -153,7 +153,7 @@ def cmd_export(args) -> int:
     elif args.format == "nam":
         keys = ("name", "modeled_by", "gear_make", "gear_model", "gear_type", "tone_type")
         info = {k: getattr(args, k) for k in (*keys, "input_level_dbu", "output_level_dbu")}
-        options = {"info": info}
+        options = {"info": info, "loudness_wav": args.loudness_input}
     else:
         given = [f for f in _FORMAT_FLAGS if getattr(args, f) is not None]
         if given:
@@ -187,6 +187,7 @@ _FORMAT_FLAGS = (
     "tone_type",
     "input_level_dbu",
     "output_level_dbu",
+    "loudness_input",
 )
 
 
@@ -220,6 +221,11 @@ def _add_export(sub) -> None:
     g.add_argument("--tone-type", choices=TONE_TYPES)
     g.add_argument("--input-level-dbu", type=float, help="dBu at the gear's input for 0 dBFS")
     g.add_argument("--output-level-dbu", type=float, help="dBu at its output for 0 dBFS")
+    g.add_argument(
+        "--loudness-input",
+        metavar="WAV",
+        help="measure loudness on this wav (e.g. NAM's loudness_input.wav) instead of ours",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="what a model file holds and which formats it can go to")

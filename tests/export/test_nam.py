@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from engines import nam_forward
 from test_export import metadata, random_model, run_blocks, sine_and_noise
@@ -80,12 +81,28 @@ def test_nam_export_plays_like_the_model(tmp_path, layers):
     assert 0.0 <= d["metadata"]["gain"] <= 1.0
 
 
-def test_loudness_input_matches_nams_reference_level():
-    x = loudness_input(44100)
-    assert len(x) == 44100 and np.abs(x).max() == pytest.approx(1.0)
-    assert 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2))) == pytest.approx(
-        -6.33, abs=0.05
+def test_loudness_input_is_pink_noise_at_nams_level():
+    x = loudness_input(44100).astype(np.float64)
+    assert len(x) == 44100
+    assert 20 * np.log10(np.sqrt(np.mean(x**2))) == pytest.approx(-14.97, abs=0.01)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / 44100)
+    octaves = [power[(f >= lo) & (f < 2 * lo)].sum() for lo in (100, 400, 1600, 6400)]
+    assert max(octaves) / min(octaves) < 1.5  # equal power per octave, as NAM's input
+
+
+def test_loudness_can_use_another_input(tmp_path, capsys):
+    src = save_model(random_model("lstm", 8), tmp_path / "model.json", nam_meta(1), "native")
+    wav = tmp_path / "ref.wav"
+    sf.write(wav, 0.5 * sine_and_noise(1.0), 48000, subtype="PCM_24")
+    assert main(["export", str(src), "--format", "nam", "--loudness-input", str(wav)]) == 0
+    d = json.loads((tmp_path / "model.nam").read_text())
+    x, _ = sf.read(wav, dtype="float32")
+    y = nam_forward(d, x)
+    assert d["metadata"]["loudness"] == pytest.approx(
+        20 * np.log10(np.sqrt(np.mean(y**2))), abs=1e-3
     )
+    capsys.readouterr()
 
 
 @pytest.mark.parametrize(
@@ -179,6 +196,7 @@ model = init_from_nam(json.load(open(sys.argv[1]))).eval()
 x = np.load(sys.argv[2])
 with torch.no_grad():
     np.save(sys.argv[3], model(torch.from_numpy(x)[None]).numpy().ravel())
+    print(model._metadata_loudness(), float(model._metadata_gain()))
 """
 
 
@@ -187,7 +205,11 @@ with torch.no_grad():
 def test_nams_own_loader_agrees(tmp_path, source):
     if source == "ours":
         model = random_model("lstm", 8, 2, seed=4, scale=2.0)
-        path = save_model(model, tmp_path / "m.nam", nam_meta(2), "nam", info=INFO)
+        theirs = list(NAM_VENV_PYTHON.parents[1].glob("lib/*/site-packages/nam/models/_resources"))
+        wav = theirs[0] / "loudness_input.wav"
+        path = save_model(
+            model, tmp_path / "m.nam", nam_meta(2), "nam", info=INFO, loudness_wav=wav
+        )
     else:
         path = tmp_path / "m.nam"
         path.write_text(json.dumps(handmade_nam(np.random.default_rng(3))))
@@ -203,6 +225,11 @@ def test_nams_own_loader_agrees(tmp_path, source):
     theirs = np.load(tmp_path / "y.npy")
     ours = render_array(load_model(path)[0], x)
     assert np.abs(ours - theirs).max() < 1e-5
+    if source == "ours":  # on NAM's own input, NAM's loudness and gain are ours
+        loudness, gain = map(float, r.stdout.split()[-2:])
+        d = json.loads(path.read_text())
+        assert d["metadata"]["loudness"] == pytest.approx(loudness, abs=1e-3)
+        assert d["metadata"]["gain"] == pytest.approx(gain, abs=1e-3)
 
 
 def test_recurrent_import_of_a_nam_drops_only_the_initial_state(tmp_path):

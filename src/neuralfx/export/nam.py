@@ -9,20 +9,23 @@ reached after 48000 samples of silence from zero, whatever the rate; so do we. P
 before late 2024 accept only versions 0.5.x, hence ``0.5.4``.
 
 ``loudness`` is NAM's: 20 log10 of the output's RMS for a standard input, played from the
-stored state. NAM's own input (1 s, peak 0 dBFS, RMS -6.3 dBFS) ships with its trainer, not
-with us, so ours is 1 s of seeded white noise at the model's rate with that peak and RMS.
+stored state. NAM's own input (``loudness_input.wav``: 1 s of pink noise at 48 kHz, RMS
+-15.0 dBFS, peak -3 dBFS) ships with its trainer, not with us, so ours is 1 s of seeded pink
+noise at the model's rate and the same RMS; ``--loudness-input WAV`` uses NAM's file itself.
 ``gain`` is NAM's compression measure from the loudness at input gains 0, 0.1, ..., 1.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..audio import read_wav
 from ..errors import ExportError, ModelFileError
 from ..models import RecurrentModel
 from ..models.sequential import Dense, Recurrent, SequentialModel
@@ -32,7 +35,7 @@ NAM_VERSION = "0.5.4"
 INITIAL_STATE_SILENCE_SAMPLES = 48_000
 GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
 TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
-LOUDNESS_RMS = 0.48258  # NAM's reference input: RMS -6.3 dBFS, peak 1.0
+LOUDNESS_RMS = 0.17848  # NAM's reference input: pink noise, RMS -15.0 dBFS (peak -2.9 dBFS)
 MAX_HIDDEN = 1024
 MAX_LAYERS = 8
 
@@ -52,11 +55,14 @@ def nam_refusal(model: RecurrentModel) -> str | None:
 
 
 def loudness_input(rate_hz: int) -> np.ndarray:
-    """Our stand-in for NAM's loudness input: 1 s of noise, peak 1.0, RMS -6.3 dBFS."""
-    x = np.random.default_rng(0).standard_normal(int(rate_hz))
-    for _ in range(8):
-        x = np.clip(x * (LOUDNESS_RMS / np.sqrt(np.mean(x**2))), -1.0, 1.0)
-    return x.astype(np.float32)
+    """Our stand-in for NAM's loudness input: 1 s of seeded pink noise at RMS -15 dBFS."""
+    n = int(rate_hz)
+    spectrum = np.fft.rfft(np.random.default_rng(0).standard_normal(n))
+    f = np.fft.rfftfreq(n)
+    spectrum[1:] /= np.sqrt(f[1:])  # equal power per octave
+    spectrum[0] = 0.0
+    x = np.fft.irfft(spectrum, n)
+    return (x * (LOUDNESS_RMS / np.sqrt(np.mean(x**2)))).astype(np.float32)
 
 
 @torch.inference_mode()
@@ -72,8 +78,7 @@ def _rms(model: RecurrentModel, x: np.ndarray, state) -> float:
     return float(torch.sqrt(torch.mean(y.double() ** 2)))
 
 
-def loudness_and_gain(model: RecurrentModel, rate_hz: int, state) -> tuple[float, float]:
-    x = loudness_input(rate_hz)
+def loudness_and_gain(model: RecurrentModel, x: np.ndarray, state) -> tuple[float, float]:
     rms = _rms(model, x, state)
     y = np.array([_rms(model, np.float32(g) * x, state) for g in np.linspace(0.0, 1.0, 11)])
     max_gain = y[-1] * len(y)  # a "square" curve: full compression
@@ -83,8 +88,12 @@ def loudness_and_gain(model: RecurrentModel, rate_hz: int, state) -> tuple[float
 
 
 def to_nam_dict(
-    model: RecurrentModel, metadata: dict[str, Any], info: dict[str, Any] | None = None
+    model: RecurrentModel,
+    metadata: dict[str, Any],
+    info: dict[str, Any] | None = None,
+    loudness_wav: str | Path | None = None,
 ) -> dict[str, Any]:
+    """The model as a .nam; ``loudness_wav`` replaces our loudness input (e.g. NAM's own)."""
     why = nam_refusal(model)
     if why:
         raise ExportError(why)
@@ -119,7 +128,8 @@ def to_nam_dict(
         _out(model.dense.bias, "dense.bias"),
     ]
     weights = torch.cat([p.detach().float() for p in parts])
-    loudness, gain = loudness_and_gain(model, int(rate), (h0, c0))
+    x = read_wav(loudness_wav, None) if loudness_wav else loudness_input(int(rate))
+    loudness, gain = loudness_and_gain(model, x, (h0, c0))
     nam_meta: dict[str, Any] = {"name": info.get("name") or metadata.get("run") or "neuralfx"}
     for key in ("modeled_by", "gear_make", "gear_model", "gear_type", "tone_type"):
         nam_meta[key] = info.get(key)
