@@ -17,11 +17,14 @@ from neuralfx.export import load_model, load_recurrent_model
 from neuralfx.models.sequential import to_recurrent_model
 from neuralfx.render import render_array, render_file
 
-RNG = np.random.default_rng(7)
+
+def weights(seed: int = 7):
+    """A seeded source of weight arrays, so a file is the same whichever test makes it first."""
+    rng = np.random.default_rng(seed)
+    return lambda *shape, scale=0.6: (rng.standard_normal(shape) * scale).tolist()
 
 
-def arr(*shape, scale=0.6):
-    return (RNG.standard_normal(shape) * scale).tolist()
+arr = weights(0)  # for the edits of broken files
 
 
 def layer(kind, width, weights, activation="", **extra):
@@ -36,6 +39,7 @@ def layer(kind, width, weights, activation="", **extra):
 
 def gru_1d() -> dict:
     """The shape of RTNeural's reference gru_1d model: gru -> dense(8, sigmoid) -> dense(1)."""
+    arr = weights()
     return {
         "in_shape": [None, None, 1],
         "layers": [
@@ -47,6 +51,11 @@ def gru_1d() -> dict:
 
 
 def every_layer() -> dict:
+    arr, rng = weights(), np.random.default_rng(8)
+
+    def variance(n):  # small, so the layer amplifies and the signal stays lively
+        return (0.02 + 0.05 * rng.random(n)).tolist()
+
     return {
         "in_shape": [None, None, 1],
         "layers": [
@@ -56,17 +65,17 @@ def every_layer() -> dict:
             layer(
                 "batchnorm",
                 6,
-                [arr(6), arr(6), arr(6), (RNG.random(6) + 0.5).tolist()],
+                [arr(6, scale=0.3), arr(6, scale=0.3), arr(6, scale=0.1), variance(6)],
                 epsilon=1e-3,
             ),
             layer("activation", 6, [], "elu"),
             layer("lstm", 5, [arr(6, 20), arr(5, 20), arr(20)]),
-            layer("time-distributed-dense", 4, [arr(5, 4)], "relu"),
-            layer("batchnorm", 4, [arr(4), (RNG.random(4) + 0.5).tolist()], epsilon=0.0),
+            layer("time-distributed-dense", 4, [arr(5, 4, scale=2.0)], "relu"),
+            layer("batchnorm", 4, [arr(4, scale=0.1), variance(4)], epsilon=0.0),
             layer("prelu", 4, [[[0.2]]]),
             layer("dense", 3, [arr(4, 3), arr(3)], "softmax"),
             layer("activation", 3, [], "tanh"),
-            layer("dense", 1, [arr(3, 1), arr(1)]),
+            layer("dense", 1, [arr(3, 1, scale=3.0), arr(1)]),
         ],
     }
 
@@ -104,6 +113,7 @@ def test_cli_renders_rtneurals_gru_1d_at_the_inputs_rate(tmp_path, capsys):
 
 def aidax_capture(hidden=12, **top) -> dict:
     """A file as AidaDSP's trainer writes it: lstm + dense, in_skip, metadata, no neuralfx key."""
+    arr = weights(hidden)
     return {
         "in_shape": [None, None, 1],
         **top,

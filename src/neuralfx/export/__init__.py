@@ -71,7 +71,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise ModelFileError(f"{path}: no such model file")
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(
             f"{path}: not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]}); "
             "the file is truncated or not a model: export it again"
