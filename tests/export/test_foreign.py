@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from engines import aidax_forward, rtneural_forward
+from engines import aidax_forward, nam_forward, rtneural_forward
 from test_export import sine_and_noise
 
 from neuralfx.cli import main
@@ -229,3 +229,18 @@ def test_broken_or_unsupported_files_give_one_line_errors(tmp_path, capsys, case
     assert main(["render", str(path), str(wav), str(tmp_path / "o.wav")]) == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and words in line and not (tmp_path / "o.wav").exists()
+
+
+def test_an_aidax_capture_converts_to_nam(tmp_path, capsys):
+    d = aidax_capture(8, in_gain=6.0, out_gain=-3.0)
+    src = write(tmp_path, d, "capture.json")
+    assert main(["export", str(src), "--format", "nam", "--modeled-by", "me"]) == 0
+    nam = json.loads((tmp_path / "capture.nam").read_text())
+    assert nam["sample_rate"] == 48000 and nam["metadata"]["modeled_by"] == "me"
+    x = sine_and_noise(0.01, seed=6)
+    # the .nam starts after 48000 samples of silence; AIDA-X's own warm-up is 2048 of them
+    warm = np.concatenate([np.zeros(48000 - 2048), x])
+    want = aidax_forward(d, warm)[48000 - 2048 :]
+    np.testing.assert_allclose(nam_forward(nam, x), want, rtol=0, atol=2e-5)
+    assert main(["export", str(write(tmp_path, gru_1d(), "g.json")), "--format", "aidax"]) == 2
+    assert "gru 8 > dense 8 > sigmoid 8 > dense 1; neuralfx trains" in capsys.readouterr().err

@@ -19,6 +19,18 @@ from ..models import RecurrentModel
 from . import lab
 
 FORMATS = ("lab", "native", "aidax", "nam")
+# what the readers add about the file itself, which a rewritten file does not inherit
+READER_KEYS = (
+    "format",
+    "format_version",
+    "architecture",
+    "in_gain_db",
+    "out_gain_db",
+    "host_warmup_samples",
+    "aidax_metadata",
+    "nam_metadata",
+    "nam_version",
+)
 SUFFIXES = {"lab": ".lab.json", "native": ".native.json", "aidax": ".aidax.json", "nam": ".nam"}
 
 
@@ -116,9 +128,10 @@ def load_recurrent_model(path: str | Path) -> tuple[RecurrentModel, dict[str, An
 def export_model(
     src_path: str | Path, fmt: str, out_path: str | Path | None = None, **options: Any
 ) -> Path:
-    """Rewrite a model.json (or a run folder's ``model.json``) in format ``fmt``.
+    """Rewrite a model file (or a run folder's ``model.json``) in format ``fmt``.
 
-    The metadata travels along. Without ``out_path`` the file goes next to the source as
+    Other tools' files convert when ``load_recurrent_model`` can hold their network, so an
+    AIDA-X capture can become a .nam. The metadata travels along. Without ``out_path`` the file goes next to the source as
     ``model.aidax.json``, ``model.nam`` and so on; the source itself is never overwritten.
     """
     src = Path(src_path)
@@ -137,13 +150,8 @@ def export_model(
     )
     if out.resolve() == src.resolve():
         raise ExportError(f"{out}: is the model being exported; choose another output with -o")
-    model, meta = load_model(src)
-    if not isinstance(model, RecurrentModel):
-        raise ExportError(
-            f"{src}: is a {meta.get('format')} file of another tool; neuralfx exports the models "
-            "it trains (lab or native model.json)"
-        )
-    meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
+    model, meta = load_recurrent_model(src)
+    meta = {k: v for k, v in meta.items() if k not in READER_KEYS}
     try:
         return save_model(model, out, meta, fmt, **options)
     except ExportError as exc:

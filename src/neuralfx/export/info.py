@@ -74,12 +74,13 @@ def model_info(path: str | Path) -> list[str]:
     if isinstance(model, SequentialModel):
         lines.append("  render       yes (neuralfx render, as its host plays it)")
         try:
-            to_recurrent_model(model, str(path))
-            lines.append("  training     yes: its network converts to a neuralfx model")
+            model = to_recurrent_model(model, str(path))
         except NeuralFXError as exc:
-            lines.append(f"  training     no: {str(exc).split(': ', 1)[-1]}")
-        lines.append("  export       no: neuralfx exports the models it trains")
-        return lines
+            why = str(exc).split(": ", 1)[-1]
+            lines.append(f"  training     no: {why}")
+            lines.append("  export       no: only networks neuralfx trains convert")
+            return lines
+        lines.append("  training     yes: its network converts to a neuralfx model")
     for name, why in _destinations(model):
         verdict = f"yes: {HOSTS[name]}" if why is None else f"no: {why}"
         lines.append(f"  {name:12s} {verdict}")
