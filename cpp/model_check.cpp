@@ -222,6 +222,26 @@ namespace
                 if(!recurrent_layers++)
                     first_hidden = (int)dims;
             }
+            else if(type == "prelu")
+            {
+                if(dims != width)
+                    c.fail(what + "has width " + std::to_string(dims) + " but its input is " + std::to_string(width));
+                count(1, 1, "1 (alpha)");
+                const Shape s = c.shape(w[0], label(0, "alpha"));
+                if(s.size() != 2 || s[0] != 1 || (s[1] != 1 && s[1] != dims))
+                    c.fail(label(0, "alpha") + " has shape " + str(s) + ", expected [1, 1] or [1, " + std::to_string(dims) + "]");
+            }
+            else if(type == "batchnorm")
+            {
+                if(dims != width)
+                    c.fail(what + "has width " + std::to_string(dims) + " but its input is " + std::to_string(width));
+                if(!c.need(l, "epsilon", what).is_number())
+                    c.fail(what + "'epsilon' is " + l["epsilon"].dump() + "; expected a number");
+                if(!w.is_array() || (w.size() != 2 && w.size() != 4))
+                    c.fail(what + "'weights' must hold 4 arrays (gamma, beta, mean, variance) or 2 (mean, variance)");
+                for(size_t k = 0; k < w.size(); ++k)
+                    c.expect(w[k], { dims }, label((int)k, "batchnorm"), why);
+            }
             else if(type == "activation")
             {
                 if(dims != width)
@@ -230,7 +250,7 @@ namespace
             }
             else
             {
-                c.fail(what + "is not a layer neuralfx-process runs (conv1d, lstm, gru, dense, activation)");
+                c.fail(what + "is not a layer neuralfx-process runs (conv1d, lstm, gru, dense, prelu, batchnorm, activation)");
             }
             info.description += (i ? " > " : " ") + type + " " + std::to_string(dims);
             width = dims;
@@ -243,7 +263,71 @@ namespace
             checkMetaInt(j, "num_layers", recurrent_layers, "the layer list", c);
         }
         readMetadata(j, info, c);
+        if(j.contains("in_skip"))
+        {
+            const json& v = j["in_skip"];
+            if(!v.is_number_integer() || (v.get<long>() != 0 && v.get<long>() != 1))
+                c.fail("'in_skip' is " + v.dump() + "; expected 0 or 1");
+            if(j.contains("neuralfx") && j["neuralfx"].contains("skip") && info.skip != (v.get<long>() == 1))
+                c.fail("'in_skip' is " + v.dump() + " but metadata says skip " + (info.skip ? "true" : "false")
+                       + "; the file was edited by hand: export it again");
+            info.skip = v.get<long>() == 1;
+        }
         return info;
+    }
+
+    /** AIDA-X's keys, or our aidax export's metadata, mark a file AIDA-X plays. */
+    bool isAidax(const json& j)
+    {
+        if(j.contains("neuralfx"))
+        {
+            const json& m = j["neuralfx"];
+            return m.is_object() && m.contains("format") && m["format"] == "aidax";
+        }
+        for(const char* key : { "in_skip", "in_gain", "out_gain", "metadata" })
+            if(j.contains(key))
+                return true;
+        return false;
+    }
+
+    float gainDb(const json& j, const char* key, const Checker& c)
+    {
+        if(!j.contains(key))
+            return 0.0f;
+        if(!j[key].is_number())
+            c.fail(std::string("'") + key + "' is " + j[key].dump() + "; expected a number of dB");
+        return j[key].get<float>();
+    }
+
+    /** What AIDA-X compiles: one lstm or gru layer, then dense 1 without activation. */
+    void checkAidax(const json& j, ModelInfo& info, const Checker& c)
+    {
+        const json& layers = j["layers"];
+        const std::string type = layers[0]["type"].get<std::string>();
+        const bool dense_last = layers.size() == 2 && layers[1]["type"] == "dense"
+                                && (!layers[1].contains("activation") || layers[1]["activation"] == "");
+        if((type != "lstm" && type != "gru") || !dense_last)
+            c.fail("is " + info.description.substr(8) + "; AIDA-X runs one lstm or gru layer followed by dense 1");
+        info.format = "aidax";
+        info.cell = type;
+        info.hidden = c.lastInt(layers[0]["shape"], "layer 0 (" + type + ") 'shape'");
+        info.in_skip = info.skip; // checkNative read in_skip; AIDA-X adds the gained input itself
+        info.skip = false;
+        info.in_gain_db = gainDb(j, "in_gain", c);
+        info.out_gain_db = gainDb(j, "out_gain", c);
+        if(!info.sample_rate_hz && j.contains("metadata") && j["metadata"].is_object() && j["metadata"].contains("samplerate"))
+        {
+            const json& r = j["metadata"]["samplerate"];
+            try
+            {
+                info.sample_rate_hz = r.is_string() ? std::stoi(r.get<std::string>()) : c.lastInt(r, "metadata 'samplerate'");
+            }
+            catch(const std::logic_error&)
+            {
+                c.fail("metadata 'samplerate' is " + r.dump() + "; expected a rate in Hz such as \"48000\"");
+            }
+        }
+        info.description = "aidax: " + type + " " + std::to_string(info.hidden) + " > dense 1";
     }
 } // namespace
 
@@ -253,7 +337,12 @@ ModelInfo checkModel(const json& j, const std::string& where)
     if(!j.is_object())
         c.fail("not a model file (the top level is not a JSON object)");
     if(j.contains("layers") || j.contains("in_shape"))
-        return checkNative(j, c);
+    {
+        ModelInfo info = checkNative(j, c);
+        if(isAidax(j))
+            checkAidax(j, info, c);
+        return info;
+    }
     for(const auto& item : j.items())
         if(item.key().rfind("lstm.", 0) == 0 || item.key().rfind("gru.", 0) == 0)
             return checkLab(j, c);

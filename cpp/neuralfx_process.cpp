@@ -1,4 +1,4 @@
-// neuralfx-process: run a neuralfx model.json (lab or RTNeural native format) over a wav file
+// neuralfx-process: run a model.json (lab, RTNeural native or AIDA-X format) over a wav file
 // exactly as a plugin would, or measure its real-time factor.
 //
 //   neuralfx-process MODEL.json IN.wav OUT.wav
@@ -57,7 +57,12 @@ Loaded load(const std::string& path)
     m.info = nfx::checkModel(j, path);
     try
     {
-        m.proc = m.info.format == "lab" ? nfx::makeLabProcessor(j, m.info, path) : nfx::makeNativeProcessor(j, path);
+        if(m.info.format == "lab")
+            m.proc = nfx::makeLabProcessor(j, m.info, path);
+        else if(m.info.format == "aidax")
+            m.proc = nfx::makeAidaxProcessor(j, m.info, path);
+        else
+            m.proc = nfx::makeNativeProcessor(j, path);
     }
     catch(const json::exception& e)
     {

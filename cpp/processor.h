@@ -28,10 +28,13 @@ struct Processor
 /** What checkModel learned about a file, before any weight reaches RTNeural. */
 struct ModelInfo
 {
-    std::string format; // "lab" or "native"
-    std::string cell; // lab format: "lstm" or "gru"
-    int hidden = 0; // lab format: hidden size
-    bool skip = false; // metadata: add the input to the output
+    std::string format; // "lab", "native" or "aidax"
+    std::string cell; // lab and aidax formats: "lstm" or "gru"
+    int hidden = 0; // lab and aidax formats: hidden size
+    bool skip = false; // metadata or in_skip: add the input to the output after processing
+    bool in_skip = false; // aidax: the processor adds the (gained) input itself
+    float in_gain_db = 0.0f; // aidax: in_gain
+    float out_gain_db = 0.0f; // aidax: out_gain
     int sample_rate_hz = 0; // metadata: 0 when the file does not say
     std::string description; // e.g. "native: conv1d 8 > lstm 16 > dense 1"
 };
@@ -45,6 +48,9 @@ ModelInfo checkModel(const json& j, const std::string& where);
 
 /** The lab format on compile-time RTNeural::ModelT; refuses hidden sizes not compiled in. */
 std::unique_ptr<Processor> makeLabProcessor(const json& j, const ModelInfo& info, const std::string& where);
+
+/** AIDA-X files on compile-time ModelT, with AIDA-X's gains, skip and warm-up on reset. */
+std::unique_ptr<Processor> makeAidaxProcessor(const json& j, const ModelInfo& info, const std::string& where);
 
 /** The native format on RTNeural's dynamic json_parser::parseJson. */
 std::unique_ptr<Processor> makeNativeProcessor(const json& j, const std::string& where);

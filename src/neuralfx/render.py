@@ -15,22 +15,28 @@ import torch
 from . import audio
 from .errors import AudioError
 from .export import load_model
-from .models import RecurrentModel
 
 BLOCK_SAMPLES = 1 << 16
 
 
+def start_state(model: torch.nn.Module):
+    """Where playback starts: zero for our models; a foreign file's stored state after its
+    host's warm-up (AIDA-X's silence on load), so renders match the plugin."""
+    start = getattr(model, "start_state", None)
+    return start() if start is not None else None
+
+
 @torch.inference_mode()
 def render_array(
-    model: RecurrentModel,
+    model: torch.nn.Module,
     x: np.ndarray,
     block_samples: int = BLOCK_SAMPLES,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """Process a mono array from a zero state; the output has the input's length."""
+    """Process a mono array from the model's start state; the output has the input's length."""
     model.eval()
     out = np.empty(len(x), dtype=np.float32)
-    state = None
+    state = start_state(model)
     for start in range(0, len(x), block_samples):
         block = torch.from_numpy(np.ascontiguousarray(x[start : start + block_samples], np.float32))
         y, state = model(block.view(1, -1, 1).to(device), state)
@@ -46,7 +52,7 @@ def render_file(
     block_samples: int = BLOCK_SAMPLES,
     threads: int = 1,
 ) -> Path:
-    """Render a wav through a model.json (either format) streaming block by block.
+    """Render a wav through a model file (any format ``load_model`` reads), block by block.
 
     The output is written to a temp file and renamed at the end, so an interrupted render
     never leaves a half file where a good one stood.
@@ -57,15 +63,16 @@ def render_file(
     if threads:
         torch.set_num_threads(threads)
     model, meta = load_model(model_path)
-    rate = int(meta.get("sample_rate_hz", audio.SAMPLE_RATE_HZ))
     wi = audio.info(in_path)
+    # a foreign file may not say its rate; then it plays at the input's, as in its plugin
+    rate = int(meta.get("sample_rate_hz") or wi.sample_rate_hz)
     if wi.sample_rate_hz != rate:
         raise AudioError(
             f"{in_path}: sample rate is {wi.sample_rate_hz} Hz; the model was trained at {rate} Hz:"
             " resample the file first"
         )
     with audio.atomic_path(out_path) as tmp:
-        state = None
+        state = start_state(model)
         with sf.SoundFile(
             tmp, "w", samplerate=rate, channels=1, subtype="FLOAT", format="WAV"
         ) as dst:

@@ -10,7 +10,8 @@ layer's width, the only part of ``shape`` RTNeural reads):
     gru     kernel (in, 3H), recurrent (H, 3H), bias (2, 3H)   gates z, r, h
     dense   kernel (H, 1), bias (1)
 
-Every weight matrix is PyTorch's transposed. PyTorch's GRU orders its gates r, z, n; Keras and
+A skip model also carries AIDA-X's top-level ``in_skip: 1``, so any host that knows the key adds
+the input without reading our metadata. Every weight matrix is PyTorch's transposed. PyTorch's GRU orders its gates r, z, n; Keras and
 RTNeural order them z, r, h, so the first two blocks swap. The GRU keeps both bias rows
 (input and recurrent, Keras ``reset_after``) because the recurrent bias of the candidate gate
 is multiplied by r and cannot be folded; the LSTM's two biases simply add.
@@ -98,11 +99,12 @@ def to_native_dict(model: RecurrentModel, metadata: dict[str, Any]) -> dict[str,
             ],
         }
     )
-    return {
-        "in_shape": _shape(1),
-        "layers": layers,
-        META_KEY: {**metadata, "format": "native", "format_version": FORMAT_VERSION},
-    }
+    out: dict[str, Any] = {"in_shape": _shape(1)}
+    if model.skip:
+        out["in_skip"] = 1  # AIDA-X's key: hosts that know it add the input without our metadata
+    out["layers"] = layers
+    out[META_KEY] = {**metadata, "format": "native", "format_version": FORMAT_VERSION}
+    return out
 
 
 class _Reader:
@@ -261,11 +263,21 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
                 f"metadata says {key} {meta[key]!r} but the layers hold {value!r}; "
                 "the file was edited by hand: export it again"
             )
+    skip = bool(meta.get("skip", False))
+    if "in_skip" in d:
+        if d["in_skip"] not in (0, 1) or isinstance(d["in_skip"], bool):
+            raise r.fail(f"'in_skip' is {d['in_skip']!r}; expected 0 or 1")
+        if "skip" in meta and skip != bool(d["in_skip"]):
+            raise r.fail(
+                f"'in_skip' is {d['in_skip']} but metadata says skip {skip}; "
+                "the file was edited by hand: export it again"
+            )
+        skip = bool(d["in_skip"])
     model = RecurrentModel(
         cell,
         hidden,
         len(rnns),
-        bool(meta.get("skip", False)),
+        skip,
         len(convs),
         conv_channels,
         conv_kernel,
@@ -293,5 +305,5 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
     state["dense.weight"] = dense_w.T.contiguous()
     state["dense.bias"] = dense_b
     model.load_state_dict(state)
-    meta = {"skip": False, "sample_rate_hz": 44100, **meta, **inferred}
+    meta = {"sample_rate_hz": 44100, **meta, **inferred, "skip": skip}
     return model.eval(), meta

@@ -15,7 +15,7 @@ from .recurrent import RecurrentModel, detach_state
 
 # Hidden sizes RTNeural runs well (its SIMD paths like multiples of 4) and that the C++ example
 # compiles for the lab format.
-RTNEURAL_HIDDEN_SIZES = (4, 8, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+RTNEURAL_HIDDEN_SIZES = (4, 8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128)
 LAB_FORMAT_HIDDEN_SIZES = (8, 16, 32, 64)
 
 
