@@ -15,13 +15,30 @@ from torch import nn
 from . import gru, lstm
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
+def _np(t: torch.Tensor, *shape: int) -> np.ndarray:
+    """A numpy view (a copy only if ``t`` is not contiguous), gate axis split off if given."""
+    a = t.detach().contiguous().numpy()
+    return a.reshape(shape) if shape else a
+
+
+def _gated(t: torch.Tensor, gates: int) -> np.ndarray:
+    """``(..., gates * H)`` as ``(..., gates, H)``: the kernels' layout."""
+    return _np(t, *t.shape[:-1], gates, t.shape[-1] // gates)
+
+
+def _transposed(w_hh: torch.Tensor, gates: int) -> np.ndarray:
+    """``W_hh`` (gates * H, H) as ``(H, gates, H)``, the forward kernels' layout."""
+    hid = w_hh.shape[1]
+    return _np(w_hh.t(), hid, gates, hid)
 
 
 def _prev_states(h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """The state each step started from, (batch, time, H): what ``W_hh`` multiplied."""
     return torch.cat([h0.unsqueeze(1), out[:, :-1]], dim=1)
+
+
+def _weight_grad(d_gates: torch.Tensor, h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return d_gates.flatten(0, 1).t() @ _prev_states(h0, out).flatten(0, 1)
 
 
 class GRURecurrence(torch.autograd.Function):
@@ -32,29 +49,29 @@ class GRURecurrence(torch.autograd.Function):
         n_batch, n_time, n_gates = gi.shape
         hid = n_gates // 3
         out = gi.new_empty(n_batch, n_time, hid)
-        saved = gi.new_empty(n_batch, n_time, 4 * hid)
+        saved = gi.new_empty(n_batch, n_time, 4, hid)
         gru.gru_forward(
-            _np(gi), _np(w_hh.t()), _np(b_hh), _np(h0), out.numpy(), saved.numpy(), True
-        )
+            _gated(gi, 3), _transposed(w_hh, 3), _np(b_hh, 3, hid), _np(h0),
+            out.numpy(), saved.numpy(), True,
+        )  # fmt: skip
         ctx.save_for_backward(w_hh, h0, out, saved)
         return out
 
     @staticmethod
     def backward(ctx, d_out):
         w_hh, h0, out, saved = ctx.saved_tensors
-        d_gi = saved.new_empty(*saved.shape[:2], w_hh.shape[0])
+        n_batch, n_time, _, hid = saved.shape
+        d_gi = saved.new_empty(n_batch, n_time, 3, hid)
         d_gh = torch.empty_like(d_gi)
         d_h0 = torch.empty_like(h0)
         gru.gru_backward(
             _np(d_out), _np(w_hh), _np(h0), _np(out), _np(saved),
             d_gi.numpy(), d_gh.numpy(), d_h0.numpy(),
         )  # fmt: skip
-        d_w = d_b = None
-        if ctx.needs_input_grad[1]:
-            d_w = d_gh.flatten(0, 1).t() @ _prev_states(h0, out).flatten(0, 1)
-        if ctx.needs_input_grad[2]:
-            d_b = d_gh.sum((0, 1))
-        return d_gi, d_w, d_b, d_h0
+        d_gh = d_gh.flatten(2)
+        d_w = _weight_grad(d_gh, h0, out) if ctx.needs_input_grad[1] else None
+        d_b = d_gh.sum((0, 1)) if ctx.needs_input_grad[2] else None
+        return d_gi.flatten(2), d_w, d_b, d_h0
 
 
 class LSTMRecurrence(torch.autograd.Function):
@@ -66,35 +83,42 @@ class LSTMRecurrence(torch.autograd.Function):
         hid = n_gates // 4
         out = gi.new_empty(n_batch, n_time, hid)
         c_n = gi.new_empty(n_batch, hid)
-        saved = gi.new_empty(n_batch, n_time, 5 * hid)
+        saved = gi.new_empty(n_batch, n_time, 5, hid)
         lstm.lstm_forward(
-            _np(gi), _np(w_hh.t()), _np(h0), _np(c0), out.numpy(), c_n.numpy(), saved.numpy(), True
-        )
+            _gated(gi, 4), _transposed(w_hh, 4), _np(h0), _np(c0),
+            out.numpy(), c_n.numpy(), saved.numpy(), True,
+        )  # fmt: skip
         ctx.save_for_backward(w_hh, h0, c0, out, saved)
         return out, c_n
 
     @staticmethod
     def backward(ctx, d_out, d_c_n):
         w_hh, h0, c0, out, saved = ctx.saved_tensors
-        d_gates = saved.new_empty(*saved.shape[:2], w_hh.shape[0])
+        n_batch, n_time, _, hid = saved.shape
+        d_gates = saved.new_empty(n_batch, n_time, 4, hid)
         d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
         lstm.lstm_backward(
             _np(d_out), _np(d_c_n), _np(w_hh), _np(c0), _np(saved),
             d_gates.numpy(), d_h0.numpy(), d_c0.numpy(),
         )  # fmt: skip
-        d_w = None
-        if ctx.needs_input_grad[1]:
-            d_w = d_gates.flatten(0, 1).t() @ _prev_states(h0, out).flatten(0, 1)
+        d_gates = d_gates.flatten(2)
+        d_w = _weight_grad(d_gates, h0, out) if ctx.needs_input_grad[1] else None
         return d_gates, d_w, d_h0, d_c0
+
+
+_NO_SAVE = np.empty((0, 0, 0, 0), np.float32)
 
 
 def _gru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, grad: bool):
     gi = F.linear(x, w_ih, b_ih)
     if grad:
         return GRURecurrence.apply(gi, w_hh, b_hh, h0)
-    out = gi.new_empty(*gi.shape[:2], w_hh.shape[1])
-    no_save = np.empty((0, 0, 0), np.float32)
-    gru.gru_forward(_np(gi), _np(w_hh.t()), _np(b_hh), _np(h0), out.numpy(), no_save, False)
+    hid = w_hh.shape[1]
+    out = gi.new_empty(*gi.shape[:2], hid)
+    gru.gru_forward(
+        _gated(gi, 3), _transposed(w_hh, 3), _np(b_hh, 3, hid), _np(h0),
+        out.numpy(), _NO_SAVE, False,
+    )  # fmt: skip
     return out
 
 
@@ -104,10 +128,10 @@ def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, grad: bool):
         return LSTMRecurrence.apply(gi, w_hh, h0, c0)
     out = gi.new_empty(*gi.shape[:2], w_hh.shape[1])
     c_n = torch.empty_like(c0)
-    no_save = np.empty((0, 0, 0), np.float32)
     lstm.lstm_forward(
-        _np(gi), _np(w_hh.t()), _np(h0), _np(c0), out.numpy(), c_n.numpy(), no_save, False
-    )
+        _gated(gi, 4), _transposed(w_hh, 4), _np(h0), _np(c0),
+        out.numpy(), c_n.numpy(), _NO_SAVE, False,
+    )  # fmt: skip
     return out, c_n
 
 

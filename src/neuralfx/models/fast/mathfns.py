@@ -15,7 +15,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-# fused multiply-add and reassociated sums; no nnan/ninf, so a diverging run still shows NaN
+# fused multiply-add and reassociated sums; no nnan/ninf, so a diverging run still shows NaN.
+# Kernels also take error_model="numpy": Python's zero-division check would stop LLVM
+# vectorising any loop that divides.
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 _F = np.float32
@@ -36,20 +38,20 @@ def _f32_from_bits(typingctx, bits):
     return types.float32(types.int32), codegen
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def fexp(x):
     x = min(max(x, _X_MIN), _X_MAX)
-    n = math.floor(x * _LOG2E + _HALF)
+    n = np.floor(x * _LOG2E + _HALF)
     f = x - n * _LN2_HI - n * _LN2_LO
     p = _ONE + f * (_ONE + f * (_HALF + f * (_C3 + f * (_C4 + f * (_C5 + f * (_C6 + f * _C7))))))
     return p * _f32_from_bits(np.int32(n + _F(127.0)) << 23)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def fsigmoid(x):
     return _ONE / (_ONE + fexp(-x))
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def ftanh(x):
     return _ONE - _TWO / (fexp(_TWO * x) + _ONE)
