@@ -6,13 +6,15 @@ and stays in torch; these loops do what cannot be batched over time:
     r = sigmoid(gi_r + W_hr h + b_hr)      z = sigmoid(gi_z + W_hz h + b_hz)
     n = tanh(gi_n + r * (W_hn h + b_hn))   h' = (1 - z) * n + z * h
 
-Gates have their own axis, ``(batch, time, gate, H)``: indexed by a constant gate and the
-unit, every loop over units is unit-stride with no offset arithmetic, which LLVM vectorises
-(``r_offset + j`` would not: numba checks it for negative wrap-around).
+Gates have their own axis in the gate loops, ``(batch, time, gate, H)``: indexed by a constant
+gate and the unit, every loop is unit-stride with no offset arithmetic, which LLVM vectorises
+(``offset + j`` would not: numba checks it for negative wrap-around). The products with
+``W_hh`` run over all gates at once, on ``w_hh_t`` = ``W_hh`` transposed, (H, 3H): forward as a
+sum of its rows scaled by the state, backward as one dot product per unit; each is the
+faster of the two forms for its direction (bench/notes.md).
 
-Each sequence of the batch runs to the end before the next starts, so its state and the
-weights stay in L1; the GIL is released, so batch shards in threads run on their own cores.
-Weight gradients are one matrix product of the saved gate gradients, done in torch.
+One sequence of the batch runs at a time, its state and the weights in L1; the GIL is
+released, so the trainer's batch shards in threads run on their own cores.
 """
 
 from __future__ import annotations
@@ -28,25 +30,21 @@ _ONE = np.float32(1.0)
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def gru_forward(gi, w_hh_t, b_hh, h0, out, saved, save):
     """Fill ``out`` (batch, time, H); with ``save``, ``saved`` (batch, time, 4, H) gets
-    r, z, n and ``W_hn h + b_hn``.
-
-    ``gi`` (batch, time, 3, H); ``w_hh_t`` (H, 3, H) is ``W_hh`` transposed, so that the
-    product is a sum of contiguous rows scaled by one state value each; ``b_hh`` (3, H).
-    """
-    n_batch, n_time = gi.shape[:2]
-    hid = gi.shape[3]
-    gh = np.empty((3, hid), np.float32)
+    r, z, n and ``W_hn h + b_hn``. ``gi`` (batch, time, 3, H), ``b_hh`` (3H,)."""
+    n_batch, n_time, _, hid = gi.shape
+    n_gates = 3 * hid
+    gh_flat = np.empty(n_gates, np.float32)
+    gh = gh_flat.reshape(3, hid)
     h = np.empty(hid, np.float32)
     scratch = np.empty((4, hid), np.float32)
     for b in range(n_batch):
         h[:] = h0[b]
         for t in range(n_time):
-            gh[:] = b_hh
+            gh_flat[:] = b_hh
             for k in range(hid):
                 hk = h[k]
-                for q in range(3):
-                    for j in range(hid):
-                        gh[q, j] += w_hh_t[k, q, j] * hk
+                for j in range(n_gates):
+                    gh_flat[j] += w_hh_t[k, j] * hk
             g = gi[b, t]
             s = saved[b, t] if save else scratch
             for j in range(hid):
@@ -62,12 +60,12 @@ def gru_forward(gi, w_hh_t, b_hh, h0, out, saved, save):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def gru_backward(d_out, w_hh, h0, out, saved, d_gi, d_gh, d_h0):
+def gru_backward(d_out, w_hh_t, h0, out, saved, d_gi, d_gh, d_h0):
     """Back-propagation through time from ``d_out`` (batch, time, H), the gradient of every
     output (the final state's included: it is the last output).
 
-    ``w_hh`` (3H, H). Fills ``d_gi`` (batch, time, 3, H), the gradient of ``gi``, ``d_gh``,
-    that of ``W_hh h + b_hh`` (the n rows differ: scaled by r), and ``d_h0``.
+    Fills ``d_gi`` (batch, time, 3, H), the gradient of ``gi``, ``d_gh``, that of
+    ``W_hh h + b_hh`` (the n rows differ: scaled by r), and ``d_h0``.
     """
     n_batch, n_time, hid = out.shape
     n_gates = 3 * hid
@@ -91,8 +89,9 @@ def gru_backward(d_out, w_hh, h0, out, saved, d_gi, d_gh, d_h0):
                 dgh[2, j] = dan * r
                 dh[j] = d * z
             dgh_flat = dgh.reshape(n_gates)
-            for j in range(n_gates):
-                gj = dgh_flat[j]
-                for k in range(hid):
-                    dh[k] += w_hh[j, k] * gj
+            for k in range(hid):
+                acc = dh[k]
+                for j in range(n_gates):
+                    acc += w_hh_t[k, j] * dgh_flat[j]
+                dh[k] = acc
         d_h0[b] = dh

@@ -26,10 +26,9 @@ def _gated(t: torch.Tensor, gates: int) -> np.ndarray:
     return _np(t, *t.shape[:-1], gates, t.shape[-1] // gates)
 
 
-def _transposed(w_hh: torch.Tensor, gates: int) -> np.ndarray:
-    """``W_hh`` (gates * H, H) as ``(H, gates, H)``, the forward kernels' layout."""
-    hid = w_hh.shape[1]
-    return _np(w_hh.t(), hid, gates, hid)
+def _transposed(w_hh: torch.Tensor) -> np.ndarray:
+    """``W_hh`` (gates * H, H) as (H, gates * H), the kernels' layout."""
+    return _np(w_hh.t())
 
 
 def _prev_states(h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -51,7 +50,7 @@ class GRURecurrence(torch.autograd.Function):
         out = gi.new_empty(n_batch, n_time, hid)
         saved = gi.new_empty(n_batch, n_time, 4, hid)
         gru.gru_forward(
-            _gated(gi, 3), _transposed(w_hh, 3), _np(b_hh, 3, hid), _np(h0),
+            _gated(gi, 3), _transposed(w_hh), _np(b_hh), _np(h0),
             out.numpy(), saved.numpy(), True,
         )  # fmt: skip
         ctx.save_for_backward(w_hh, h0, out, saved)
@@ -65,7 +64,7 @@ class GRURecurrence(torch.autograd.Function):
         d_gh = torch.empty_like(d_gi)
         d_h0 = torch.empty_like(h0)
         gru.gru_backward(
-            _np(d_out), _np(w_hh), _np(h0), _np(out), _np(saved),
+            _np(d_out), _transposed(w_hh), _np(h0), _np(out), _np(saved),
             d_gi.numpy(), d_gh.numpy(), d_h0.numpy(),
         )  # fmt: skip
         d_gh = d_gh.flatten(2)
@@ -85,7 +84,7 @@ class LSTMRecurrence(torch.autograd.Function):
         c_n = gi.new_empty(n_batch, hid)
         saved = gi.new_empty(n_batch, n_time, 5, hid)
         lstm.lstm_forward(
-            _gated(gi, 4), _transposed(w_hh, 4), _np(h0), _np(c0),
+            _gated(gi, 4), _transposed(w_hh), _np(h0), _np(c0),
             out.numpy(), c_n.numpy(), saved.numpy(), True,
         )  # fmt: skip
         ctx.save_for_backward(w_hh, h0, c0, out, saved)
@@ -98,7 +97,7 @@ class LSTMRecurrence(torch.autograd.Function):
         d_gates = saved.new_empty(n_batch, n_time, 4, hid)
         d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
         lstm.lstm_backward(
-            _np(d_out), _np(d_c_n), _np(w_hh), _np(c0), _np(saved),
+            _np(d_out), _np(d_c_n), _transposed(w_hh), _np(c0), _np(saved),
             d_gates.numpy(), d_h0.numpy(), d_c0.numpy(),
         )  # fmt: skip
         d_gates = d_gates.flatten(2)
@@ -116,7 +115,7 @@ def _gru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, grad: bool):
     hid = w_hh.shape[1]
     out = gi.new_empty(*gi.shape[:2], hid)
     gru.gru_forward(
-        _gated(gi, 3), _transposed(w_hh, 3), _np(b_hh, 3, hid), _np(h0),
+        _gated(gi, 3), _transposed(w_hh), _np(b_hh), _np(h0),
         out.numpy(), _NO_SAVE, False,
     )  # fmt: skip
     return out
@@ -129,7 +128,7 @@ def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, grad: bool):
     out = gi.new_empty(*gi.shape[:2], w_hh.shape[1])
     c_n = torch.empty_like(c0)
     lstm.lstm_forward(
-        _gated(gi, 4), _transposed(w_hh, 4), _np(h0), _np(c0),
+        _gated(gi, 4), _transposed(w_hh), _np(h0), _np(c0),
         out.numpy(), c_n.numpy(), _NO_SAVE, False,
     )  # fmt: skip
     return out, c_n

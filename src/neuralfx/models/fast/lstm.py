@@ -3,8 +3,7 @@
     a = gi + W_hh h   (gi = x W_ih^T + b_ih + b_hh, one product over the sequence, in torch)
     c' = sigmoid(a_f) * c + sigmoid(a_i) * tanh(a_g)     h' = sigmoid(a_o) * tanh(c')
 
-Layout, vectorisation and threading as in ``gru``: a gate axis, one sequence at a time,
-the GIL released.
+Layouts, the two product forms and threading as in ``gru``.
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ _ONE = np.float32(1.0)
 def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
     """Fill ``out`` (batch, time, H) and the final cells ``c_out`` (batch, H); with ``save``,
     ``saved`` (batch, time, 5, H) gets the activated gates i, f, g, o and the cell c'.
-
-    ``gi`` (batch, time, 4, H); ``w_hh_t`` (H, 4, H) is ``W_hh`` transposed.
-    """
-    n_batch, n_time = gi.shape[:2]
-    hid = gi.shape[3]
-    a = np.empty((4, hid), np.float32)
+    ``gi`` (batch, time, 4, H)."""
+    n_batch, n_time, _, hid = gi.shape
+    n_gates = 4 * hid
+    a_flat = np.empty(n_gates, np.float32)
+    a = a_flat.reshape(4, hid)
     h = np.empty(hid, np.float32)
     c = np.empty(hid, np.float32)
     scratch = np.empty((5, hid), np.float32)
@@ -37,9 +35,8 @@ def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
             a[:] = gi[b, t]
             for k in range(hid):
                 hk = h[k]
-                for q in range(4):
-                    for j in range(hid):
-                        a[q, j] += w_hh_t[k, q, j] * hk
+                for j in range(n_gates):
+                    a_flat[j] += w_hh_t[k, j] * hk
             s = saved[b, t] if save else scratch
             for j in range(hid):
                 i = fsigmoid(a[0, j])
@@ -59,12 +56,12 @@ def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def lstm_backward(d_out, d_c_out, w_hh, c0, saved, d_gates, d_h0, d_c0):
+def lstm_backward(d_out, d_c_out, w_hh_t, c0, saved, d_gates, d_h0, d_c0):
     """Back-propagation through time from ``d_out`` (batch, time, H, the final state's
     gradient included) and ``d_c_out`` (batch, H).
 
-    ``w_hh`` (4H, H). Fills ``d_gates`` (batch, time, 4, H), the gradient of the
-    pre-activations, which is that of ``gi`` and of ``W_hh h`` alike, and ``d_h0``, ``d_c0``.
+    Fills ``d_gates`` (batch, time, 4, H), the gradient of the pre-activations, which is that
+    of ``gi`` and of ``W_hh h`` alike, and ``d_h0``, ``d_c0``.
     """
     n_batch, n_time, _, hid = d_gates.shape
     n_gates = 4 * hid
@@ -86,11 +83,11 @@ def lstm_backward(d_out, d_c_out, w_hh, c0, saved, d_gates, d_h0, d_c0):
                 da[2, j] = dcj * i * (_ONE - g * g)
                 da[3, j] = d * tc * o * (_ONE - o)
                 dc[j] = dcj * f
-                dh[j] = 0
             da_flat = da.reshape(n_gates)
-            for j in range(n_gates):
-                gj = da_flat[j]
-                for k in range(hid):
-                    dh[k] += w_hh[j, k] * gj
+            for k in range(hid):
+                acc = np.float32(0.0)
+                for j in range(n_gates):
+                    acc += w_hh_t[k, j] * da_flat[j]
+                dh[k] = acc
         d_h0[b] = dh
         d_c0[b] = dc
