@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .mathfns import FASTMATH, fsigmoid, ftanh
+from .mathfns import FASTMATH, add_rows, fsigmoid, ftanh
 
 _ONE = np.float32(1.0)
 
@@ -41,10 +41,7 @@ def gru_forward(gi, w_hh_t, b_hh, h0, out, saved, save):
         h[:] = h0[b]
         for t in range(n_time):
             gh_flat[:] = b_hh
-            for k in range(hid):
-                hk = h[k]
-                for j in range(n_gates):
-                    gh_flat[j] += w_hh_t[k, j] * hk
+            add_rows(gh_flat, w_hh_t, h)
             g = gi[b, t]
             s = saved[b, t] if save else scratch
             for j in range(hid):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .mathfns import FASTMATH, fsigmoid, ftanh
+from .mathfns import FASTMATH, add_rows, fsigmoid, ftanh
 
 _ONE = np.float32(1.0)
 
@@ -33,10 +33,7 @@ def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
         c[:] = c0[b]
         for t in range(n_time):
             a[:] = gi[b, t]
-            for k in range(hid):
-                hk = h[k]
-                for j in range(n_gates):
-                    a_flat[j] += w_hh_t[k, j] * hk
+            add_rows(a_flat, w_hh_t, h)
             s = saved[b, t] if save else scratch
             for j in range(hid):
                 i = fsigmoid(a[0, j])
