@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from neuralfx.errors import ConfigError
 from neuralfx.models import build_model, fast
-from neuralfx.models.fast import gru, lstm
+from neuralfx.models.fast import kernels
 from neuralfx.models.fast import layers as fast_layers
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -158,10 +160,41 @@ def test_nan_input_gives_nan_output():
 
 
 def test_kernels_release_the_gil_and_spawn_no_threads():
-    """Batch shards run the kernels in threads, one core each (train.py, _shard_count)."""
-    for kernel in (gru.gru_forward, gru.gru_backward, lstm.lstm_forward, lstm.lstm_backward):
-        assert kernel.targetoptions.get("nogil") is True
+    """Batch shards run the kernels in threads, one core each (train.py, _shard_count): while
+    one runs, Python in another thread goes on (with the GIL held it could not, not once)."""
+    for kernel in (
+        kernels.gru_forward,
+        kernels.gru_backward,
+        kernels.lstm_forward,
+        kernels.lstm_backward,
+    ):
         assert not kernel.targetoptions.get("parallel")
+    batch, steps, hid = 4, 40_000, 32
+    args = (
+        np.zeros((batch, steps, 3, hid), np.float32),
+        np.zeros((hid, 3 * hid), np.float32),
+        np.zeros(3 * hid, np.float32),
+        np.zeros((batch, hid), np.float32),
+        np.empty((batch, steps, hid), np.float32),
+        np.empty((0, 0, 0, 0), np.float32),
+        False,
+    )
+    kernels.gru_forward(
+        *(a[:, :1] if isinstance(a, np.ndarray) and a.ndim > 2 else a for a in args)
+    )
+    done, ticks = threading.Event(), 0
+
+    def render():
+        kernels.gru_forward(*args)
+        done.set()
+
+    worker = threading.Thread(target=render)
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0)
+    worker.join()
+    assert ticks > 20
 
 
 def test_shards_in_threads_match_one_thread():

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import gru, lstm
+from . import kernels
 
 
 def _np(t: torch.Tensor, *shape: int) -> np.ndarray:
@@ -49,7 +49,7 @@ class GRURecurrence(torch.autograd.Function):
         hid = n_gates // 3
         out = gi.new_empty(n_batch, n_time, hid)
         saved = gi.new_empty(n_batch, n_time, 4, hid)
-        gru.gru_forward(
+        kernels.gru_forward(
             _gated(gi, 3), _transposed(w_hh), _np(b_hh), _np(h0),
             out.numpy(), saved.numpy(), True,
         )  # fmt: skip
@@ -63,7 +63,7 @@ class GRURecurrence(torch.autograd.Function):
         d_gi = saved.new_empty(n_batch, n_time, 3, hid)
         d_gh = torch.empty_like(d_gi)
         d_h0 = torch.empty_like(h0)
-        gru.gru_backward(
+        kernels.gru_backward(
             _np(d_out), _transposed(w_hh), _np(h0), _np(out), _np(saved),
             d_gi.numpy(), d_gh.numpy(), d_h0.numpy(),
         )  # fmt: skip
@@ -83,7 +83,7 @@ class LSTMRecurrence(torch.autograd.Function):
         out = gi.new_empty(n_batch, n_time, hid)
         c_n = gi.new_empty(n_batch, hid)
         saved = gi.new_empty(n_batch, n_time, 5, hid)
-        lstm.lstm_forward(
+        kernels.lstm_forward(
             _gated(gi, 4), _transposed(w_hh), _np(h0), _np(c0),
             out.numpy(), c_n.numpy(), saved.numpy(), True,
         )  # fmt: skip
@@ -96,7 +96,7 @@ class LSTMRecurrence(torch.autograd.Function):
         n_batch, n_time, _, hid = saved.shape
         d_gates = saved.new_empty(n_batch, n_time, 4, hid)
         d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
-        lstm.lstm_backward(
+        kernels.lstm_backward(
             _np(d_out), _np(d_c_n), _transposed(w_hh), _np(c0), _np(saved),
             d_gates.numpy(), d_h0.numpy(), d_c0.numpy(),
         )  # fmt: skip
@@ -114,7 +114,7 @@ def _gru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, grad: bool):
         return GRURecurrence.apply(gi, w_hh, b_hh, h0)
     hid = w_hh.shape[1]
     out = gi.new_empty(*gi.shape[:2], hid)
-    gru.gru_forward(
+    kernels.gru_forward(
         _gated(gi, 3), _transposed(w_hh), _np(b_hh), _np(h0),
         out.numpy(), _NO_SAVE, False,
     )  # fmt: skip
@@ -127,7 +127,7 @@ def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, grad: bool):
         return LSTMRecurrence.apply(gi, w_hh, h0, c0)
     out = gi.new_empty(*gi.shape[:2], w_hh.shape[1])
     c_n = torch.empty_like(c0)
-    lstm.lstm_forward(
+    kernels.lstm_forward(
         _gated(gi, 4), _transposed(w_hh), _np(h0), _np(c0),
         out.numpy(), c_n.numpy(), _NO_SAVE, False,
     )  # fmt: skip
