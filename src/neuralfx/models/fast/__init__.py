@@ -101,19 +101,23 @@ def _supported(rnn: nn.Module, x: torch.Tensor) -> str | None:
     return cell
 
 
+def _fast_layers(rnn: nn.Module, x: torch.Tensor) -> ModuleType | None:
+    if kernel_mode() == "torch":
+        return None
+    cell = _supported(rnn, x)
+    return None if cell is None else _kernels(cell)
+
+
 def fast_path(rnn: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``recurrent_forward(rnn, x, ...)`` runs on the numba kernels."""
-    if kernel_mode() == "torch":
-        return False
-    cell = _supported(rnn, x)
-    return cell is not None and _kernels(cell) is not None
+    return _fast_layers(rnn, x) is not None
 
 
 def recurrent_forward(rnn: nn.Module, x: torch.Tensor, state):
     """``rnn(x, state)``, on the fast kernels where ``fast_path`` says so."""
-    if not fast_path(rnn, x):
+    layers = _fast_layers(rnn, x)
+    if layers is None:
         return rnn(x, state)
-    layers = _loaded[_supported(rnn, x)]
     if type(rnn) is nn.GRU:
         return layers.gru_forward(rnn, x, state)
     return layers.lstm_forward(rnn, x, state)
