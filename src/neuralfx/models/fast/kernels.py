@@ -9,10 +9,11 @@ nonlinearities would then cost more than the matrix products of a small cell. ``
 range reduction to ``2**n * exp(f)``, ``|f| <= ln 2 / 2``, and a degree-7 Taylor polynomial:
 relative error below 1e-7 (one float32 ulp), all in arithmetic that vectorises.
 
-Recurrences, PyTorch's equations. The input projection ``gi = x W_ih^T + b_ih`` (for the
-LSTM ``+ b_hh`` too) is one matrix product over the whole sequence and stays in torch, as do
-the weight gradients (one product of the saved gate gradients); these loops do what cannot
-be batched over time:
+Recurrences, PyTorch's equations. The forward kernels take the layer's input itself: a
+(batch, time, gates) tensor of input projections would be written and read back for little
+arithmetic (audio is one input), and on this machine memory is what is short. The weight
+gradients stay in torch (products of the saved gate gradients). ``gi = W_ih x + b_ih``
+(for the LSTM ``+ b_hh`` too):
 
     GRU   r = sigmoid(gi_r + W_hr h + b_hr)      z = sigmoid(gi_z + W_hz h + b_hz)
           n = tanh(gi_n + r * (W_hn h + b_hn))   h' = (1 - z) * n + z * h
@@ -101,26 +102,37 @@ def add_rows(acc, rows, h):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def gru_forward(gi, w_hh_t, b_hh, h0, out, saved, save):
-    """Fill ``out`` (batch, time, H); with ``save``, ``saved`` (batch, time, 4, H) gets
-    r, z, n and ``W_hn h + b_hn``. ``gi`` (batch, time, 3, H), ``b_hh`` (3H,)."""
-    n_batch, n_time, _, hid = gi.shape
+def gru_forward(x, w_ih_t, b_ih, w_hh_t, b_hh, h0, out, saved, save):
+    """Fill ``out`` (batch, time, H) from ``x`` (batch, time, inputs); with ``save``,
+    ``saved`` (batch, time, 4, H) gets r, z, n and ``W_hn h + b_hn``.
+
+    ``w_ih_t`` (inputs, 3H) is ``W_ih`` transposed; ``b_ih``, ``b_hh`` (3H,).
+    """
+    n_batch, n_time, n_in = x.shape
+    hid = w_hh_t.shape[0]
     n_gates = 3 * hid
+    gi_flat = np.empty(n_gates, np.float32)
+    gi = gi_flat.reshape(3, hid)
     gh_flat = np.empty(n_gates, np.float32)
     gh = gh_flat.reshape(3, hid)
     h = np.empty(hid, np.float32)
     s = np.empty((4, hid), np.float32)
     for b in range(n_batch):
         h[:] = h0[b]
-        # indexed in full inside the time loop: a view per step (gi[b, t]) costs numba
+        # indexed in full inside the time loop: a view per step (x[b, t]) costs numba
         # reference counting that made the steps 1.4-1.7x slower
         for t in range(n_time):
+            gi_flat[:] = b_ih
+            for i in range(n_in):
+                xi = x[b, t, i]
+                for j in range(n_gates):
+                    gi_flat[j] += w_ih_t[i, j] * xi
             gh_flat[:] = b_hh
             add_rows(gh_flat, w_hh_t, h)
             for j in range(hid):
-                r = fsigmoid(gi[b, t, 0, j] + gh[0, j])
-                z = fsigmoid(gi[b, t, 1, j] + gh[1, j])
-                n = ftanh(gi[b, t, 2, j] + r * gh[2, j])
+                r = fsigmoid(gi[0, j] + gh[0, j])
+                z = fsigmoid(gi[1, j] + gh[1, j])
+                n = ftanh(gi[2, j] + r * gh[2, j])
                 s[0, j] = r
                 s[1, j] = z
                 s[2, j] = n
@@ -178,11 +190,12 @@ def gru_backward(d_out, w_hh_t, h0, out, saved, d_gi, d_gh, d_h0):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
-    """Fill ``out`` (batch, time, H) and the final cells ``c_out`` (batch, H); with ``save``,
-    ``saved`` (batch, time, 5, H) gets the activated gates i, f, g, o and the cell c'.
-    ``gi`` (batch, time, 4, H). Indexed as in ``gru_forward``."""
-    n_batch, n_time, _, hid = gi.shape
+def lstm_forward(x, w_ih_t, bias, w_hh_t, h0, c0, out, c_out, saved, save):
+    """Fill ``out`` (batch, time, H) and the final cells ``c_out`` (batch, H) from ``x``
+    (batch, time, inputs); with ``save``, ``saved`` (batch, time, 5, H) gets the activated
+    gates i, f, g, o and the cell c'. ``bias`` is ``b_ih + b_hh``; as in ``gru_forward``."""
+    n_batch, n_time, n_in = x.shape
+    hid = w_hh_t.shape[0]
     n_gates = 4 * hid
     a_flat = np.empty(n_gates, np.float32)
     a = a_flat.reshape(4, hid)
@@ -193,9 +206,11 @@ def lstm_forward(gi, w_hh_t, h0, c0, out, c_out, saved, save):
         h[:] = h0[b]
         c[:] = c0[b]
         for t in range(n_time):
-            for q in range(4):
-                for j in range(hid):
-                    a[q, j] = gi[b, t, q, j]
+            a_flat[:] = bias
+            for i in range(n_in):
+                xi = x[b, t, i]
+                for j in range(n_gates):
+                    a_flat[j] += w_ih_t[i, j] * xi
             add_rows(a_flat, w_hh_t, h)
             for j in range(hid):
                 i = fsigmoid(a[0, j])

@@ -1,7 +1,7 @@
 """Stacked GRU/LSTM layers on the numba recurrences, with ``nn.GRU``/``nn.LSTM``'s weights.
 
-Each layer is one ``torch.autograd.Function``: the numba kernels run the recurrence, and the
-input projection and the weight gradients are whole-sequence matrix products in torch's
+Each layer is one ``torch.autograd.Function``: the numba kernels run the layer forward and
+the recurrence backward; the weight gradients are whole-sequence matrix products in torch's
 BLAS; autograd carries the gradients between layers and from ``b_ih + b_hh`` to both.
 """
 
@@ -14,20 +14,14 @@ from torch import nn
 from . import kernels
 
 
-def _np(t: torch.Tensor, *shape: int) -> np.ndarray:
-    """A numpy view (a copy only if ``t`` is not contiguous), gate axis split off if given."""
-    a = t.detach().contiguous().numpy()
-    return a.reshape(shape) if shape else a
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A numpy view (a copy only if ``t`` is not contiguous)."""
+    return t.detach().contiguous().numpy()
 
 
-def _gated(t: torch.Tensor, gates: int) -> np.ndarray:
-    """``(..., gates * H)`` as ``(..., gates, H)``: the kernels' layout."""
-    return _np(t, *t.shape[:-1], gates, t.shape[-1] // gates)
-
-
-def _transposed(w_hh: torch.Tensor) -> np.ndarray:
-    """``W_hh`` (gates * H, H) as (H, gates * H), the kernels' layout."""
-    return _np(w_hh.t())
+def _transposed(w: torch.Tensor) -> np.ndarray:
+    """``W_ih``/``W_hh`` (gates * H, inputs) as (inputs, gates * H), the kernels' layout."""
+    return _np(w.t())
 
 
 def _prev_states(h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -42,11 +36,6 @@ def _product_grad(d_gates: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     for 4 (65,536 steps, 128 gates, one thread).
     """
     return (inputs.flatten(0, 1).t() @ d_gates.flatten(0, 1)).t()
-
-
-def _projection(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``gi = x W_ih^T + bias``, (batch, time, gates), done where autograd does not see it."""
-    return torch.addmm(bias, x.reshape(-1, x.shape[-1]), w_ih.t()).view(*x.shape[:2], -1)
 
 
 def _projection_grads(ctx, d_gi, x, w_ih, first: int):
@@ -65,7 +54,7 @@ class GRURecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h0):
-        out, saved = _gru_run(_projection(x, w_ih, b_ih), w_hh, b_hh, h0, save=True)
+        out, saved = _gru_run(x, w_ih, b_ih, w_hh, b_hh, h0, save=True)
         ctx.save_for_backward(x, w_ih, w_hh, h0, out, saved)
         return out
 
@@ -93,7 +82,7 @@ class LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, bias, w_hh, h0, c0):
-        out, c_n, saved = _lstm_run(_projection(x, w_ih, bias), w_hh, h0, c0, save=True)
+        out, c_n, saved = _lstm_run(x, w_ih, bias, w_hh, h0, c0, save=True)
         ctx.save_for_backward(x, w_ih, w_hh, h0, c0, out, saved)
         return out, c_n
 
@@ -116,26 +105,26 @@ class LSTMRecurrence(torch.autograd.Function):
 _NO_SAVE = np.empty((0, 0, 0, 0), np.float32)
 
 
-def _gru_run(gi, w_hh, b_hh, h0, save: bool):
-    n_batch, n_time, n_gates = gi.shape
-    hid = n_gates // 3
-    out = gi.new_empty(n_batch, n_time, hid)
-    saved = gi.new_empty(n_batch, n_time, 4, hid) if save else None
+def _gru_run(x, w_ih, b_ih, w_hh, b_hh, h0, save: bool):
+    n_batch, n_time, _ = x.shape
+    hid = w_hh.shape[1]
+    out = x.new_empty(n_batch, n_time, hid)
+    saved = x.new_empty(n_batch, n_time, 4, hid) if save else None
     kernels.gru_forward(
-        _gated(gi, 3), _transposed(w_hh), _np(b_hh), _np(h0),
+        _np(x), _transposed(w_ih), _np(b_ih), _transposed(w_hh), _np(b_hh), _np(h0),
         out.numpy(), saved.numpy() if save else _NO_SAVE, save,
     )  # fmt: skip
     return out, saved
 
 
-def _lstm_run(gi, w_hh, h0, c0, save: bool):
-    n_batch, n_time, n_gates = gi.shape
-    hid = n_gates // 4
-    out = gi.new_empty(n_batch, n_time, hid)
-    c_n = gi.new_empty(n_batch, hid)
-    saved = gi.new_empty(n_batch, n_time, 5, hid) if save else None
+def _lstm_run(x, w_ih, bias, w_hh, h0, c0, save: bool):
+    n_batch, n_time, _ = x.shape
+    hid = w_hh.shape[1]
+    out = x.new_empty(n_batch, n_time, hid)
+    c_n = x.new_empty(n_batch, hid)
+    saved = x.new_empty(n_batch, n_time, 5, hid) if save else None
     kernels.lstm_forward(
-        _gated(gi, 4), _transposed(w_hh), _np(h0), _np(c0),
+        _np(x), _transposed(w_ih), _np(bias), _transposed(w_hh), _np(h0), _np(c0),
         out.numpy(), c_n.numpy(), saved.numpy() if save else _NO_SAVE, save,
     )  # fmt: skip
     return out, c_n, saved
@@ -144,15 +133,14 @@ def _lstm_run(gi, w_hh, h0, c0, save: bool):
 def _gru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, grad: bool):
     if grad:
         return GRURecurrence.apply(x, w_ih, b_ih, w_hh, b_hh, h0)
-    with torch.no_grad():
-        return _gru_run(_projection(x, w_ih, b_ih), w_hh, b_hh, h0, save=False)[0]
+    return _gru_run(x, w_ih, b_ih, w_hh, b_hh, h0, save=False)[0]
 
 
 def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, grad: bool):
     if grad:
         return LSTMRecurrence.apply(x, w_ih, b_ih + b_hh, w_hh, h0, c0)
     with torch.no_grad():
-        return _lstm_run(_projection(x, w_ih, b_ih + b_hh), w_hh, h0, c0, save=False)[:2]
+        return _lstm_run(x, w_ih, b_ih + b_hh, w_hh, h0, c0, save=False)[:2]
 
 
 def _weights(rnn: nn.RNNBase, layer: int) -> list[torch.Tensor]:
