@@ -45,8 +45,8 @@ def test_training_matches_torch(cell, hidden, layers, inputs):
     rnn = CELLS[cell](inputs, hidden, num_layers=layers, batch_first=True)
     x = torch.randn(3, 17, inputs, requires_grad=True)
     states = _states(cell, layers, 3, hidden)
-    assert fast.fast_path(rnn, x)
-    ours = _run(fast.recurrent_forward, rnn, x, states)
+    kernel_path = fast_layers.gru_forward if cell == "gru" else fast_layers.lstm_forward
+    ours = _run(kernel_path, rnn, x, states)
     theirs = _run(lambda r, x, s: r(x, s), rnn, x, states)
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, **TOL)
@@ -88,6 +88,15 @@ def test_model_matches_torch_path_and_keeps_keys(name):
     torch.testing.assert_close(torch.cat([y, y2], 1), torch.cat([ref, ref2], 1), **TOL)
     assert set(model.state_dict()) == keys
     assert f"{model.cell}.weight_hh_l1" in keys
+
+
+@pytest.mark.parametrize("hidden, trains_fast", [(8, True), (32, True), (48, False), (64, False)])
+def test_lstm_trains_on_the_kernels_only_where_they_win(hidden, trains_fast):
+    rnn, x = nn.LSTM(1, hidden, batch_first=True), torch.zeros(1, 4, 1)
+    assert fast.fast_path(rnn, x) is trains_fast
+    assert fast.fast_path(nn.GRU(1, hidden, batch_first=True), x)
+    with torch.no_grad():
+        assert fast.fast_path(rnn, x)
 
 
 def test_env_var_forces_torch_and_rejects_unknown(monkeypatch):

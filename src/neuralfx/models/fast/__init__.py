@@ -21,8 +21,10 @@ from ...errors import ConfigError
 
 ENV_VAR = "NEURALFX_KERNELS"
 MODES = ("auto", "torch")
-# cells the kernels run in "auto" mode: each is faster than PyTorch's CPU path (bench/kernels.py)
-FAST_CELLS = ("gru", "lstm")
+# Where the kernels beat PyTorch's CPU path (bench/kernels.py, bench/notes.md): the GRU always
+# (20-100x), LSTM inference always (2.5-4x), LSTM training up to 32 units (1.3-3.6x); from 48
+# units oneDNN's fused LSTM trains as fast or faster (0.9x), so it keeps those.
+LSTM_TRAINING_MAX_HIDDEN = 32
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -88,7 +90,7 @@ def _kernels(cell: str) -> ModuleType | None:
 def _supported(rnn: nn.Module, x: torch.Tensor) -> str | None:
     """The cell name if the kernels compute exactly what ``rnn(x)`` would, else None."""
     cell = {nn.GRU: "gru", nn.LSTM: "lstm"}.get(type(rnn))
-    if cell is None or cell not in FAST_CELLS:
+    if cell is None:
         return None
     if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 3 or x.shape[1] == 0:
         return None
@@ -98,7 +100,17 @@ def _supported(rnn: nn.Module, x: torch.Tensor) -> str | None:
         return None
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in rnn.parameters()):
         return None
+    if cell == "lstm" and rnn.hidden_size > LSTM_TRAINING_MAX_HIDDEN and _training(rnn, x):
+        return None
     return cell
+
+
+def _training(rnn: nn.Module, x: torch.Tensor) -> bool:
+    """Whether this call records for back-propagation (the state's grad does not matter for
+    the choice: the trainer detaches it)."""
+    if not torch.is_grad_enabled():
+        return False
+    return x.requires_grad or any(p.requires_grad for p in rnn.parameters())
 
 
 def _fast_layers(rnn: nn.Module, x: torch.Tensor) -> ModuleType | None:
