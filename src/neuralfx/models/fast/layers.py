@@ -38,11 +38,11 @@ def _product_grad(d_gates: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return (inputs.flatten(0, 1).t() @ d_gates.flatten(0, 1)).t()
 
 
-def _projection_grads(ctx, d_gi, x, w_ih, first: int):
-    """Gradients of x, W_ih and the projection's bias, as ``ctx.needs_input_grad`` asks
-    from ``first`` on; the input projection's backward is part of the recurrence's, so
-    autograd adds no views or copies of the (batch, time, gates) gradient."""
-    need = ctx.needs_input_grad[first : first + 3]
+def _projection_grads(ctx, d_gi, x, w_ih):
+    """Gradients of x, W_ih and the projection's bias (the Function's first three inputs),
+    those ``ctx.needs_input_grad`` asks for. Done here rather than by autograd around an
+    ``addmm``, which copied the (batch, time, gates) bias out and back."""
+    need = ctx.needs_input_grad[:3]
     d_x = (d_gi @ w_ih) if need[0] else None
     d_w = _product_grad(d_gi, x) if need[1] else None
     d_b = d_gi.sum((0, 1)) if need[2] else None
@@ -70,7 +70,7 @@ class GRURecurrence(torch.autograd.Function):
             d_gi.numpy(), d_gh.numpy(), d_h0.numpy(),
         )  # fmt: skip
         d_gi, d_gh = d_gi.flatten(2), d_gh.flatten(2)
-        d_x, d_w_ih, d_b_ih = _projection_grads(ctx, d_gi, x, w_ih, 0)
+        d_x, d_w_ih, d_b_ih = _projection_grads(ctx, d_gi, x, w_ih)
         need = ctx.needs_input_grad
         d_w_hh = _product_grad(d_gh, _prev_states(h0, out)) if need[3] else None
         d_b_hh = d_gh.sum((0, 1)) if need[4] else None
@@ -97,7 +97,7 @@ class LSTMRecurrence(torch.autograd.Function):
             d_gates.numpy(), d_h0.numpy(), d_c0.numpy(),
         )  # fmt: skip
         d_gates = d_gates.flatten(2)
-        d_x, d_w_ih, d_bias = _projection_grads(ctx, d_gates, x, w_ih, 0)
+        d_x, d_w_ih, d_bias = _projection_grads(ctx, d_gates, x, w_ih)
         d_w_hh = _product_grad(d_gates, _prev_states(h0, out)) if ctx.needs_input_grad[3] else None
         return d_x, d_w_ih, d_bias, d_w_hh, d_h0, d_c0
 
