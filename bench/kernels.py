@@ -12,6 +12,9 @@ against the C++ RTNeural example, every ratio from one run.
 * First call: a fresh process's first forward, numba's on-disk cache empty, then filled.
 
     python bench/kernels.py [--reps 3] [--sizes 8,16,32] [--samples 8192] [--no-jit]
+
+"ours" is what the dispatcher picks: LSTM training above 32 units is PyTorch's path by design
+(``neuralfx.models.fast.LSTM_TRAINING_MAX_HIDDEN``), so larger ``--sizes`` compare it with itself.
 """
 
 from __future__ import annotations
