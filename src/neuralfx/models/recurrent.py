@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .fast import recurrent_forward
+
 State = Any  # (conv buffers list | None, rnn hidden state | None)
 
 
@@ -81,7 +83,7 @@ class RecurrentModel(nn.Module):
                 h = torch.tanh(h)
                 new_conv_state.append(b)
             h = h.transpose(1, 2)
-        h, rnn_state = self.rnn(h, rnn_state)
+        h, rnn_state = recurrent_forward(self.rnn, h, rnn_state)
         y = self.dense(h)
         if self.skip:
             y = y + x
