@@ -39,7 +39,7 @@ from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.export import save_model
 from neuralfx.models import build_model, detach_state, fast
 from neuralfx.render import render_array
-from neuralfx.train import model_metadata
+from neuralfx.training.loop import model_metadata
 
 CPP_BIN = ROOT / "cpp" / "build" / "neuralfx-process"
 RENDER_SECONDS = 10.0  # what neuralfx-process --bench processes
@@ -68,7 +68,7 @@ def _best_rate(fn, samples: int, reps: int, path: str) -> float:
 
 def _model(cell: str, hidden: int):
     torch.manual_seed(0)
-    return build_model(cell, hidden)
+    return build_model(ModelConfig(cell, hidden))
 
 
 def training(cell: str, hidden: int, batch: int, samples: int, reps: int) -> dict:
@@ -158,7 +158,7 @@ def render(cell: str, hidden: int, reps: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{cell}-{hidden}.json"
     cfg = TrainConfig(model=ModelConfig(name=cell, hidden_size=hidden))
-    save_model(model, path, model_metadata(cfg, "random", "bench"))
+    save_model(model, path, model_metadata(cfg, "random", "bench", 44100))
     x = _signal(RENDER_SECONDS)
     # PyTorch's GRU renders near real time: 2 s tell its speed without a 10 s wait per rep
     short = x[: 2 * RATE_HZ]
@@ -172,8 +172,9 @@ def render(cell: str, hidden: int, reps: int) -> dict:
 
 _FIRST_CALL = """
 import time, torch
+from neuralfx.config import ModelConfig
 from neuralfx.models import build_model
-model, x = build_model({cell!r}, 16), torch.zeros(1, 64, 1)
+model, x = build_model(ModelConfig({cell!r}, 16)), torch.zeros(1, 64, 1)
 t0 = time.perf_counter()
 model(x)
 print(time.perf_counter() - t0)

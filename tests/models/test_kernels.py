@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from neuralfx.config import ModelConfig
 from neuralfx.errors import ConfigError
 from neuralfx.models import build_model, fast
 from neuralfx.models.fast import kernels
@@ -74,7 +75,7 @@ def test_inference_blocks_match_torch(cell):
 @pytest.mark.parametrize("name", ["gru", "lstm", "conv-gru", "conv-lstm"])
 def test_model_matches_torch_path_and_keeps_keys(name):
     torch.manual_seed(2)
-    model = build_model(name, 8, num_layers=2, skip=True)
+    model = build_model(ModelConfig(name, 8, num_layers=2, skip=True))
     keys = set(model.state_dict())
     x = torch.randn(2, 40, 1)
     y, state = model(x[:, :25])
@@ -138,7 +139,7 @@ def test_failed_compile_falls_back_with_one_notice(monkeypatch, caplog):
 
     monkeypatch.setattr(fast, "_loaded", {})
     monkeypatch.setattr(fast, "_compile", broken)
-    model = build_model("gru", 8)
+    model = build_model(ModelConfig("gru", 8))
     x = torch.randn(1, 20, 1)
     with caplog.at_level(logging.WARNING, logger=fast.__name__):
         y, _ = model(x)
