@@ -138,9 +138,25 @@ shape_bombs = st.sampled_from(
 )
 
 
-@pytest.mark.parametrize("golden", GOLDEN_FILES, ids=lambda p: p.stem)
-def test_model_files_mutated_give_a_model_or_one_error(golden, tmp_path):
-    base = json.loads(golden.read_text())
+def _plugin_files() -> dict[str, dict]:
+    """An AIDA-X file and a .nam file of small seeded models, for the interop loaders."""
+    from utils import metadata, random_model
+
+    from neuralfx.export import model_to_dict
+
+    return {
+        "aidax_gru8": model_to_dict(random_model("gru", 8), metadata("gru", 8), "aidax"),
+        "nam_lstm8": model_to_dict(random_model("lstm", 8), metadata("lstm", 8), "nam"),
+    }
+
+
+BASES = [p.stem for p in GOLDEN_FILES] + ["aidax_gru8", "nam_lstm8"]
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_model_files_mutated_give_a_model_or_one_error(name, tmp_path):
+    golden = GOLDEN / f"{name}.json"
+    base = json.loads(golden.read_text()) if golden.is_file() else _plugin_files()[name]
     paths = list(_paths(base))
 
     @FUZZ

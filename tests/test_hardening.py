@@ -312,3 +312,36 @@ def test_metadata_of_the_wrong_type_is_not_guessed(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(d))
     with pytest.raises(neuralfx.NeuralFXError, match="skip is 'no'"):
         neuralfx.load_model(tmp_path / "m.json")
+
+
+def test_a_full_disk_during_render_blames_the_output_not_the_input(
+    trained, tmp_path, monkeypatch, capsys
+):
+    import soundfile
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", full)
+    err = one_line(
+        capsys,
+        2,
+        "render",
+        trained / "model.json",
+        trained / "input" / "fx.wav",
+        tmp_path / "o.wav",
+    )
+    assert "o.wav: cannot be written" in err and "corrupt" not in err
+    assert not (tmp_path / "o.wav").exists() and not list(tmp_path.glob(".o.wav.*"))
+
+
+def test_metadata_sample_rate_that_is_not_a_rate_is_one_line(tmp_path, capsys):
+    d = json.loads((Path(__file__).parent / "golden" / "lab_lstm8.json").read_text())
+    audio.write_wav(tmp_path / "in.wav", noise(0.1))
+    for value in ("fast", 3, True):
+        d["neuralfx"]["sample_rate_hz"] = value
+        (tmp_path / "m.json").write_text(json.dumps(d))
+        err = one_line(
+            capsys, 2, "render", tmp_path / "m.json", tmp_path / "in.wav", tmp_path / "o.wav"
+        )
+        assert "sample_rate_hz" in err

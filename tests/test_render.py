@@ -55,3 +55,17 @@ def test_render_refuses_another_sample_rate(tmp_path, capsys):
     assert main(["render", str(path), str(tmp_path / "in48.wav"), str(tmp_path / "o.wav")]) == 2
     assert "48000" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_resample_renders_a_file_at_another_rate_and_returns_to_it(tmp_path, capsys):
+    from neuralfx.audio import resample
+
+    m, path = _model(tmp_path)  # a 44.1 kHz model
+    x48 = resample(noise(1.0, seed=8), 44100, 48000)
+    write_wav(tmp_path / "in48.wav", x48, sample_rate_hz=48000)
+    out = tmp_path / "o.wav"
+    assert main(["render", str(path), str(tmp_path / "in48.wav"), str(out), "--resample"]) == 0
+    y, rate = sf.read(out, dtype="float32")
+    assert rate == 48000 and len(y) == len(x48)
+    expected = resample(render_array(m, resample(x48, 48000, 44100)), 44100, 48000)[: len(x48)]
+    np.testing.assert_allclose(y, expected, atol=1e-5)

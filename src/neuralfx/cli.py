@@ -130,7 +130,9 @@ def cmd_init(args) -> int:
 def cmd_render(args) -> int:
     from .render import render_file
 
-    out = render_file(args.model, args.input, args.output, threads=args.threads)
+    out = render_file(
+        args.model, args.input, args.output, threads=args.threads, resample=args.resample
+    )
     print(out)
     return 0
 
@@ -375,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--threads", type=_threads, default=1, help="torch threads (1-64)")
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="convert a file at another rate to the model's, and the result back",
+    )
     p.set_defaults(func=cmd_render)
 
     _add_export(sub)

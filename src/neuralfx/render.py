@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from . import audio
-from .errors import AudioError
+from .errors import AudioError, OutputError
 from .export import load_model
 
 BLOCK_SAMPLES = 1 << 16
@@ -51,15 +51,19 @@ def render_file(
     out_path: str | os.PathLike,
     block_samples: int = BLOCK_SAMPLES,
     threads: int = 1,
+    resample: bool = False,
 ) -> Path:
     """Render a wav through a model file (any format ``load_model`` reads), block by block.
 
     The output is written to a temp file and renamed at the end, so an interrupted render
-    never leaves a half file where a good one stood.
+    never leaves a half file where a good one stood. A file at another rate than the model's is
+    refused, or with ``resample`` converted to the model's rate and the result back to the
+    file's (in memory: the file is read whole).
     """
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.resolve() == in_path.resolve():
         raise AudioError(f"{out_path}: is the input file; choose another output path")
+    audio.check_output_path(out_path)
     if threads:
         torch.set_num_threads(threads)
     model, meta = load_model(model_path)
@@ -67,27 +71,42 @@ def render_file(
     # a foreign file may not say its rate; then it plays at the input's, as in its plugin
     rate = int(meta.get("sample_rate_hz") or wi.sample_rate_hz)
     if wi.sample_rate_hz != rate:
-        raise AudioError(
-            f"{in_path}: sample rate is {wi.sample_rate_hz} Hz; the model was trained at {rate} Hz:"
-            " resample the file first"
+        if not resample:
+            raise AudioError(
+                f"{in_path}: sample rate is {wi.sample_rate_hz} Hz; the model was trained at "
+                f"{rate} Hz: pass --resample to convert it, or resample the file first"
+            )
+        x = audio.resample(
+            audio.read_wav(in_path, None, check_content=False), wi.sample_rate_hz, rate
         )
+        y = audio.resample(render_array(model, x, block_samples), rate, wi.sample_rate_hz)
+        return audio.write_wav(out_path, y[: wi.frames], wi.sample_rate_hz)
     with audio.atomic_path(out_path) as tmp:
         state = start_state(model)
-        with sf.SoundFile(
-            tmp, "w", samplerate=rate, channels=1, subtype="FLOAT", format="WAV"
-        ) as dst:
-            try:
-                blocks = sf.blocks(
-                    str(in_path), blocksize=block_samples, dtype="float32", always_2d=True
-                )
-                for block in blocks:
-                    x = torch.from_numpy(np.ascontiguousarray(block[:, 0]))
-                    if not torch.isfinite(x).all():
-                        raise AudioError(f"{in_path}: has NaN or infinite samples; clean it first")
-                    y, state = model(x.view(1, -1, 1), state)
+        try:
+            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=1, subtype="FLOAT", format="WAV")
+        except (sf.LibsndfileError, OSError) as exc:
+            raise OutputError(f"{out_path}: cannot be written ({exc}); write elsewhere") from None
+        with dst:
+            for block in _blocks(in_path, block_samples):
+                x = torch.from_numpy(np.ascontiguousarray(block[:, 0]))
+                if not torch.isfinite(x).all():
+                    raise AudioError(f"{in_path}: has NaN or infinite samples; clean it first")
+                y, state = model(x.view(1, -1, 1), state)
+                try:
                     dst.write(y.view(-1).numpy())
-            except sf.LibsndfileError as exc:
-                raise AudioError(
-                    f"{in_path}: truncated or corrupt wav ({exc}); export it again"
-                ) from None
+                except (sf.LibsndfileError, OSError) as exc:
+                    # the disk, not the input: a full disk must not blame the wav being read
+                    raise OutputError(
+                        f"{out_path}: cannot be written ({exc}); free some disk space or "
+                        "write elsewhere"
+                    ) from None
     return out_path
+
+
+def _blocks(in_path: Path, block_samples: int):
+    """The input's blocks; a read error blames the input (and only a read error does)."""
+    try:
+        yield from sf.blocks(str(in_path), blocksize=block_samples, dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise AudioError(f"{in_path}: truncated or corrupt wav ({exc}); export it again") from None

@@ -90,20 +90,53 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         ) from None
     if not isinstance(d, dict):
         raise ModelFileError(f"{path}: not a model file (top level is not a JSON object)")
+    model, meta = _from_dict(d, str(path))
+    return model, check_metadata(meta, str(path))
+
+
+# what the rest of neuralfx reads from a model's metadata, with the type it must have
+_META_TYPES = {"sample_rate_hz": int, "latency_samples": int, "skip": bool, "hidden_size": int}
+MIN_RATE_HZ, MAX_RATE_HZ = 8000, 384000
+
+
+def check_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
+    """Refuse metadata values of the wrong type rather than guess (``"skip": "no"`` is not
+    true, ``"sample_rate_hz": "fast"`` is not a rate)."""
+    for key, kind in _META_TYPES.items():
+        value = meta.get(key)
+        if value is None:
+            continue
+        if type(value) is not kind and not (
+            kind is int and isinstance(value, float) and value.is_integer()
+        ):
+            raise ModelFileError(
+                f"{where}: metadata {key} is {value!r}; it must be "
+                f"{'true or false' if kind is bool else 'a whole number'}: export the model again"
+            )
+    rate = meta.get("sample_rate_hz")
+    if rate is not None and not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise ModelFileError(
+            f"{where}: metadata sample_rate_hz {rate} is not an audio rate "
+            f"({MIN_RATE_HZ}-{MAX_RATE_HZ} Hz): export the model again"
+        )
+    return meta
+
+
+def _from_dict(d: dict[str, Any], where: str) -> tuple[nn.Module, dict[str, Any]]:
     if "architecture" in d and "weights" in d:
         from . import nam
 
-        return nam.from_nam_dict(d, str(path))
+        return nam.from_nam_dict(d, where)
     if "layers" in d or "in_shape" in d:
         ours = d.get(lab.META_KEY)
         if isinstance(ours, dict) and ours.get("format") == "native":
             from . import native
 
-            return native.from_native_dict(d, str(path))
+            return native.from_native_dict(d, where)
         from . import rtneural
 
-        return rtneural.from_rtneural_dict(d, str(path))
-    return lab.from_lab_dict(d, str(path))
+        return rtneural.from_rtneural_dict(d, where)
+    return lab.from_lab_dict(d, where)
 
 
 def load_recurrent_model(path: str | Path) -> tuple[RecurrentModel, dict[str, Any]]:

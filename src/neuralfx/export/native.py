@@ -27,6 +27,7 @@ from ..errors import ExportError, ModelFileError
 from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
+MAX_WIDTH = 1024  # bounds what a crafted file can make us allocate
 FORMAT_VERSION = 1
 GATES = {"lstm": 4, "gru": 3}
 # parseJson adds an activation layer only for a non-empty "activation" string.
@@ -134,6 +135,10 @@ class _Reader:
             or shape[-1] < 1
         ):
             raise self.fail(f"{what} 'shape' is {shape!r}; expected a list ending in its width")
+        if shape[-1] > MAX_WIDTH:
+            raise self.fail(
+                f"{what} has width {shape[-1]}; neuralfx models are at most {MAX_WIDTH}"
+            )
         return shape[-1]
 
     def scalar(self, layer: dict, key: str, what: str) -> int:

@@ -61,7 +61,7 @@ def _activation(layer: dict, width: int, what: str, r: _Reader, required: bool =
     act = layer.get("activation", "")
     if act in NO_ACTIVATION and not required:
         return None
-    if act not in ACTIVATIONS:
+    if not isinstance(act, str) or act not in ACTIVATIONS:
         raise r.fail(
             f"{what} has activation {act!r}, which RTNeural's parseJson does not build; "
             f"it knows {', '.join(ACTIVATIONS)}"
