@@ -233,6 +233,14 @@ def from_dict(cls: type, data: Any, where: str = "config") -> Any:
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r}; valid keys are: {', '.join(sorted(names))}"
         )
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ConfigError(f"{where}: {missing[0]!r} is missing; it has no default")
     kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
     return cls(**kwargs)
 

@@ -18,6 +18,11 @@ def add_init(sub) -> None:
         metavar="HZ",
         help="rate of the synthesized audio (AIDA-X hosts usually run 48000)",
     )
+    p.add_argument(
+        "--knob",
+        action="append",
+        help="a parametric demo: one output per setting, e.g. drive_db=0:30:5 (repeatable)",
+    )
     p.set_defaults(func=cmd_init)
 
 
@@ -25,11 +30,21 @@ def cmd_init(args) -> int:
     from ..data.builtin import init_dataset
 
     made = init_dataset(
-        args.data, args.effect, args.name, args.seed, args.duration, args.force, args.sample_rate
+        args.data,
+        args.effect,
+        args.name,
+        args.seed,
+        args.duration,
+        args.force,
+        args.sample_rate,
+        args.knob,
     )
     for kind, path in made.items():
         print(f"{kind:7s} {path}")
-    print(f"next: neuralfx train {args.data}")
+    if args.knob:  # one model per setting for now: --output picks the setting
+        print(f"next: neuralfx data check {args.data}; neuralfx train {args.data} --output NAME")
+    else:
+        print(f"next: neuralfx train {args.data}")
     return 0
 
 
@@ -89,7 +104,12 @@ def add_data(sub) -> None:
     p.add_argument("--effect", required=True, help="chain spec or .json/.toml chain file")
     p.add_argument("--name", default="", help="output name (default: from the effect)")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
-    p.add_argument("--knob", help="one output per value: [effect.]param=start:stop:count")
+    p.add_argument(
+        "--knob",
+        action="append",
+        help="one output per value: [effect.]param=start:stop:count; repeat for a grid of up "
+        "to 3 knobs (writes DATA/knobs.csv)",
+    )
     p.set_defaults(func=cmd_data_make)
     p = data.add_parser("check", help="check each pair: rate, length, level, clipping, latency")
     p.add_argument("data", help="dataset folder with input/ and output/")

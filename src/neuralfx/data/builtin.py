@@ -22,11 +22,13 @@ def init_dataset(
     duration_s: float = 180.0,
     force: bool = False,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
+    knobs: list[str] | None = None,
 ) -> dict[str, Path]:
     """Create ``DATA/input/clean_signal.wav``, ``DATA/output/<name>.wav`` and ``DATA/guitar.wav``.
 
     An existing clean input is reused, never rewritten (it is the user's input from then on);
-    an existing output is only replaced with ``force``.
+    an existing output is only replaced with ``force``. With ``knobs`` (``drive_db=0:30:5``)
+    it renders the grid of settings instead, as ``data make --knob`` does, with ``knobs.csv``.
     """
     from ..dsp.chains import parse_chain
     from ..dsp.signals import clean_signal, guitar_riff
@@ -54,9 +56,15 @@ def init_dataset(
     else:
         clean = clean_signal(seed=seed, duration_s=duration_s, sample_rate_hz=sample_rate_hz)
         write_wav(clean_path, clean, sample_rate_hz)
-    write_wav(out_path, chain(clean, sample_rate_hz), sample_rate_hz)
-    source = {"input": f"input/{clean_path.name}", "output": f"output/{out_path.name}"}
-    write_sidecar(root, make_sidecar(name, chain, sources=[source], seed=seed))
+    if knobs:
+        from .make import make_outputs
+
+        made = make_outputs(root, effect, name, force, knobs)
+        out_path = root / "knobs.csv" if made[-1].name == "knobs.csv" else made[0]
+    else:
+        write_wav(out_path, chain(clean, sample_rate_hz), sample_rate_hz)
+        source = {"input": f"input/{clean_path.name}", "output": f"output/{out_path.name}"}
+        write_sidecar(root, make_sidecar(name, chain, sources=[source], seed=seed))
     guitar_path = root / "guitar.wav"
     if not guitar_path.exists():
         write_wav(

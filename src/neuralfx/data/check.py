@@ -18,6 +18,7 @@ from ..audio import SAMPLE_RATE_HZ, info, read_audio, resample
 from ..dsp.latency import estimate_latency
 from ..dsp.levels import FLOOR_DB, gain_to_db
 from ..errors import AudioError, ConfigError, DatasetError, NeuralFXError
+from .knobs import read_knobs
 from .pairs import Pair, dataset_name, every_pair, find_pairs
 
 MAX_LATENCY_SAMPLES = 4  # more than this and the model would have to predict the future
@@ -72,10 +73,11 @@ class DatasetReport:
     pairs: list[PairReport]
     warnings: list[str] = field(default_factory=list)
     sample_rate_hz: int = SAMPLE_RATE_HZ  # the rate of the corrected arrays
+    dataset_errors: list[NeuralFXError] = field(default_factory=list)  # not of one pair
 
     @property
     def errors(self) -> list[NeuralFXError]:
-        return [e for p in self.pairs for e in p.errors]
+        return [e for p in self.pairs for e in p.errors] + self.dataset_errors
 
     @property
     def all_warnings(self) -> list[str]:
@@ -285,6 +287,7 @@ def check_dataset(
     reports = [check_pair(p, rate, bool(sample_rate_hz), align, latency_samples) for p in pairs]
     report = DatasetReport(root, dataset_name(root, pairs), reports, sample_rate_hz=rate)
     multi = [str(s.path) for r in reports for s in (r.input, r.output) if s and s.channels > 1]
+    _check_knobs(report)
     if multi:
         report.warnings.append(
             f"{len(multi)} file(s) have several channels (first: {multi[0]}); "
@@ -311,3 +314,35 @@ def _first_rate(pairs: list[Pair]) -> int:
     if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
         return SAMPLE_RATE_HZ  # check_pair then names the file and the --sample-rate fix
     return rate
+
+
+def _check_knobs(report: DatasetReport) -> None:
+    """``knobs.csv``, when there is one: its rows, and settings that agree in rate and length."""
+    try:
+        table = read_knobs(report.data_dir)
+    except DatasetError as exc:
+        report.dataset_errors.append(exc)
+        return
+    if table is None:
+        return
+    out = report.data_dir / "output"
+    listed = [
+        r.output
+        for r in report.pairs
+        if r.output
+        and r.pair.output_path.is_relative_to(out)
+        and r.pair.output_path.relative_to(out).as_posix() in table.settings
+    ]
+    if not listed:
+        return
+    first = listed[0]
+    for s in listed[1:]:
+        if (s.sample_rate_hz, s.frames) != (first.sample_rate_hz, first.frames):
+            report.dataset_errors.append(
+                DatasetError(
+                    f"{s.path}: {s.frames} samples at {s.sample_rate_hz} Hz, but {first.path.name} "
+                    f"has {first.frames} at {first.sample_rate_hz} Hz; every knob setting must be "
+                    "recorded from the same clean input"
+                )
+            )
+            return

@@ -4,12 +4,15 @@ With one input the output is ``output/NAME.wav``; with several, ``output/NAME/X.
 ``input/X.wav``, which ``pairs.find_pairs`` pairs when training with ``--output NAME``.
 ``output/NAME.json`` records the canonical chain, the neuralfx version and each source file
 with its SHA-256, so the dataset can be re-rendered exactly. A knob renders one output per
-value, named ``NAME_drive_db=15``; each JSON records the knob's value and all its values.
+value (a grid of every combination for up to three knobs), named ``NAME_drive_db=15``; each
+JSON records the setting, and ``DATA/knobs.csv`` gets one row per output for training one
+model over every setting.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from ..config import check_plain_name
 from ..dsp.chains import Chain, load_chain, make_stage
 from ..errors import DatasetError, EffectError
 from .builtin import slug
+from .knobs import MAX_KNOBS, merge_knobs
 from .pairs import list_wavs
 from .sidecar import make_sidecar, write_sidecar
 
@@ -89,7 +93,7 @@ def make_outputs(
     effect: str | os.PathLike,
     name: str = "",
     force: bool = False,
-    knob: str | None = None,
+    knob: str | list[str] | None = None,
 ) -> list[Path]:
     """Render every ``input/*.wav`` through ``effect``; returns the wav and json paths written.
 
@@ -102,12 +106,20 @@ def make_outputs(
     text = os.fspath(effect)
     name = name or slug(Path(text).stem if text.lower().endswith((".json", ".toml")) else text)
     check_plain_name(name, "--name")
-    k = parse_knob(knob, chain) if knob else None
-    variants = (
-        [(name, chain, None)]
-        if k is None
-        else [(f"{name}_{k.param}={v:g}", k.apply(chain, v), v) for v in k.values]
-    )
+    texts = [knob] if isinstance(knob, str) else list(knob or [])
+    if len(texts) > MAX_KNOBS:
+        raise EffectError(f"--knob given {len(texts)} times; at most {MAX_KNOBS} knobs")
+    knobs = [parse_knob(t, chain) for t in texts]
+    names = [k.param for k in knobs]
+    if len(set(names)) < len(names):
+        names = [f"{chain.stages[k.stage].name}.{k.param}" for k in knobs]
+    variants = []
+    for values in itertools.product(*(k.values for k in knobs)):
+        variant = chain
+        for k, v in zip(knobs, values):
+            variant = k.apply(variant, v)
+        label = "_".join(f"{k.param}={v:g}" for k, v in zip(knobs, values))
+        variants.append((f"{name}_{label}" if knobs else name, variant, values))
     single = len(inputs) == 1
 
     def target(out: str, x: Path) -> Path:
@@ -126,21 +138,28 @@ def make_outputs(
         for x, _, rate in audio
     ]
     written: list[Path] = []
+    rows: list[tuple[str, list[float]]] = []
     for out, variant, value in variants:
         outputs = []
         for x, samples, rate in audio:
             written.append(write_wav(target(out, x), variant(samples, rate), rate))
             outputs.append(target(out, x).relative_to(root).as_posix())
         knob_record = None
-        if k is not None:
+        if knobs:
             knob_record = {
-                "effect": variant.stages[k.stage].name,
-                "stage": k.stage,
-                "param": k.param,
-                "value": value,
-                "values": list(k.values),
+                "settings": dict(zip(names, value)),
                 "outputs": [v[0] for v in variants],
             }
+            if len(knobs) == 1:  # the one-knob record as it always was
+                k = knobs[0]
+                knob_record.update(
+                    effect=variant.stages[k.stage].name,
+                    stage=k.stage,
+                    param=k.param,
+                    value=value[0],
+                    values=list(k.values),
+                )
+            rows += [(o.removeprefix("output/"), list(value)) for o in outputs]
         sidecar = make_sidecar(
             out,
             variant,
@@ -148,4 +167,6 @@ def make_outputs(
             knob=knob_record,
         )
         written.append(write_sidecar(root, sidecar))
+    if knobs:
+        written.append(merge_knobs(root, names, rows))
     return written
