@@ -13,6 +13,7 @@ from utils import FAST_FLAGS, fast_config, make_pair, noise, tree_digest
 import neuralfx
 from neuralfx.config import ModelConfig
 from neuralfx.export import load_model
+from neuralfx.losses import esr
 from neuralfx.models import build_model
 from neuralfx.render import render_array
 from neuralfx.training.runs import read_metrics
@@ -139,3 +140,41 @@ def test_killed_run_resumes_and_finishes(gain_data):
     assert [int(r["epoch"]) for r in rows] == list(range(12))
     assert "resuming" in out.stderr
     assert (gain_data / "runs" / "k" / "result.json").exists()
+
+
+def test_init_starts_from_another_tools_model_file(gain_data, tmp_path, capsys):
+    """An AIDA-X file of a GRU-8 with skip: `--init` takes its architecture and weights, so
+    epoch 0 already validates at the imported model's ESR, not a fresh one's."""
+    from utils import metadata, random_model
+
+    from neuralfx.cli import main
+    from neuralfx.data import load_dataset
+    from neuralfx.export import save_model
+
+    src = random_model("gru", 8, skip=True, seed=3)
+    aidax = save_model(src, tmp_path / "capture.aidax.json", metadata("gru", 8, skip=True), "aidax")
+    split = load_dataset(gain_data).split
+    imported_val = esr(split.val_y, render_array(src, split.val_x))
+    argv = [
+        "train",
+        str(gain_data),
+        *FAST_FLAGS,
+        "--init",
+        str(aidax),
+        "--max-epochs",
+        "1",
+        "--lr",
+        "1e-9",
+        "--run-name",
+        "init",
+        "--threads",
+        "1",
+    ]
+    assert main(argv) == 0, capsys.readouterr().err
+    model, meta = load_model(gain_data / "runs" / "init" / "model.json")
+    assert (meta["model"], meta["hidden_size"], meta["skip"]) == ("gru", 8, True)
+    assert meta["val_esr"] == pytest.approx(imported_val, rel=1e-3)  # lr 1e-9: barely moved
+    capsys.readouterr()
+    wrong = ["train", str(gain_data), *FAST_FLAGS, "--init", str(aidax), "--model", "lstm"]
+    assert main(wrong) == 2
+    assert "pass --model gru --hidden 8 --layers 1 --skip" in capsys.readouterr().err

@@ -148,6 +148,10 @@ class TrainConfig:
     )
     resample: bool = setting(False, "--resample", "the same as --sample-rate 44100")
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
+    # another model file to start from (ours, AIDA-X, RTNeural JSON, NAM LSTM); "" starts afresh
+    init_model: str = setting(
+        "", "--init", "start from a model file's weights, e.g. an AIDA-X capture of a similar amp"
+    )
     # Sweeps keep many runs of one shared dataset apart: "" means DATA/runs and DATA.
     runs_dir: str = setting("", "--runs-dir", "parent folder of the run folder (default DATA/runs)")
     renders_dir: str = setting(

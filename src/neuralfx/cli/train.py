@@ -78,6 +78,8 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
     if args.resume:
         given[None].pop("run_name", None)
         _check_resume(cfg, given, paths.root)
+    elif given[None].get("init_model"):  # the file's architecture, but for flags given
+        given["model"] = {**_architecture_of(given[None]["init_model"]), **given["model"]}
     cfg = dataclasses.replace(
         cfg,
         model=dataclasses.replace(cfg.model, **given["model"]),
@@ -110,6 +112,23 @@ def _check_resume(cfg: TrainConfig, given: dict, run: object) -> None:
                     f"{given[section][name]!r} cannot change on --resume: drop {flag}, or start "
                     "a new run"
                 )
+
+
+def _architecture_of(path: str) -> dict[str, object]:
+    """The model flags that ``--init FILE`` implies when none are given."""
+    from ..export import load_recurrent_model
+
+    model, _ = load_recurrent_model(path)
+    arch: dict[str, object] = {
+        "name": f"conv-{model.cell}" if len(model.convs) else model.cell,
+        "hidden_size": model.rnn.hidden_size,
+        "num_layers": model.rnn.num_layers,
+        "skip": model.skip,
+    }
+    if len(model.convs):
+        conv = model.convs[0].conv
+        arch.update(conv_channels=conv.out_channels, conv_kernel=conv.kernel_size[0])
+    return arch
 
 
 def cmd_train(args) -> int:

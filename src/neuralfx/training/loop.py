@@ -25,7 +25,7 @@ from ..audio import read_wav_at, write_wav
 from ..config import TrainConfig
 from ..data import Dataset, dataset_for
 from ..errors import ConfigError
-from ..export import save_model
+from ..export import load_recurrent_model, save_model
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
 from ..render import render_array
@@ -93,6 +93,28 @@ def train(
         torch.set_num_threads(threads_before)
 
 
+def start_from(model: torch.nn.Module, path: str) -> None:
+    """``--init``: begin from another file's weights, which must be this run's architecture."""
+    if not path:
+        return
+    src, _ = load_recurrent_model(path)
+
+    def arch(m) -> str:
+        conv = f"{len(m.convs)} conv + " if len(m.convs) else ""
+        return f"{conv}{m.rnn.num_layers} x {m.cell.upper()}-{m.rnn.hidden_size}" + (
+            " with skip" if m.skip else ""
+        )
+
+    if arch(src) != arch(model):
+        flags = f"--model {src.cell} --hidden {src.rnn.hidden_size} --layers {src.rnn.num_layers}"
+        raise ConfigError(
+            f"--init {path}: is {arch(src)}, this run trains {arch(model)}: pass {flags}"
+            + (" --skip" if src.skip else "")
+            + " (or leave the model flags out to take the file's)"
+        )
+    model.load_state_dict(src.state_dict())
+
+
 class Trainer:
     """One run's objects: data, model, optimiser, schedule, progress, and where it writes."""
 
@@ -124,6 +146,7 @@ class Trainer:
         random.seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.model = build_model(cfg.model).to(device)
+        start_from(self.model, cfg.init_model)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
