@@ -101,9 +101,22 @@ class TrainConfig:
     chunk_samples: int = setting(512, "--chunk", "TBPTT chunk length in samples", lo=1, hi=1 << 20)
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
-    learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
-    lr_patience: int = setting(3, lo=0, hi=10000)
-    lr_factor: float = setting(0.5, lo=0, hi=1, lo_open=True, hi_open=True)
+    # the peak of a warm-up then cosine schedule over the run (training/schedule.py)
+    learning_rate: float = setting(
+        2e-2, "--lr", "peak Adam learning rate", lo=0, hi=10, lo_open=True
+    )
+    # None measures it from the pair (dsp/memory.py); the warm-up is at least this long
+    memory_s: float | None = setting(
+        None,
+        "--memory",
+        "the effect's envelope memory in seconds, which sets the warm-up (default: measured)",
+        lo=0,
+        hi=60,
+        nullable=True,
+    )
+    target_esr: float = setting(
+        0.0, "--target-esr", "stop once the validation ESR reaches this (0 = off)", lo=0, hi=10
+    )
     early_stop_patience: int = setting(
         12, "--patience", "early-stopping patience in epochs", lo=1, hi=1_000_000
     )

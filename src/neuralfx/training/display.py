@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -12,6 +13,30 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 def _fmt_time(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def heading(rows: list[dict[str, Any]], end_s: float) -> float | None:
+    """Where the best validation ESR is heading by ``end_s`` training seconds.
+
+    A straight line through log(best ESR) against log(seconds) over the later half of the
+    records so far (at least three), followed to the end of the run; None until there are three points. The
+    schedule's last, slowest steps usually do better than the line, so it errs low.
+    """
+    points, best = [], math.inf
+    for r in rows:
+        best = min(best, r["val_esr"])
+        if math.isfinite(best) and best > 0 and r["seconds"] > 0:
+            points.append((math.log(r["seconds"]), math.log(best)))
+    points = points[-max(3, len(points) // 2) :]
+    if len(points) < 3 or end_s <= 0:
+        return None
+    mx = sum(p[0] for p in points) / len(points)
+    my = sum(p[1] for p in points) / len(points)
+    sxx = sum((p[0] - mx) ** 2 for p in points)
+    if sxx <= 0:
+        return None
+    slope = min(0.0, sum((p[0] - mx) * (p[1] - my) for p in points) / sxx)
+    return math.exp(points[-1][1] + slope * (math.log(end_s) - points[-1][0]))
 
 
 class Reporter:
@@ -38,7 +63,7 @@ class Reporter:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:.4g}"),
-                TextColumn("best val {task.fields[best]}"),
+                TextColumn("best ESR {task.fields[best]}"),
                 TextColumn("{task.fields[speed]:,.0f} samples/s"),
                 TextColumn("left {task.fields[left]}"),
                 console=self.console,
@@ -61,12 +86,20 @@ class Reporter:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, loss=loss, speed=samples_per_s)
 
-    def end_epoch(self, row: dict[str, Any], record: bool, left_s: float | None) -> None:
+    def end_epoch(
+        self,
+        row: dict[str, Any],
+        record: bool,
+        left_s: float | None,
+        best_esr: float,
+        heading_esr: float | None,
+    ) -> None:
         star = " *" if record else ""
         left = f" left {_fmt_time(left_s)}" if left_s is not None else ""
+        ahead = f" -> ~{heading_esr:.2e} at the end" if heading_esr is not None else ""
         self.message(
             f"epoch {row['epoch']:4d}  train {row['train_loss']:.5f}  val {row['val_loss']:.5f}  "
-            f"val ESR {row['val_esr']:.5f}  lr {row['lr']:.2e}  "
+            f"val ESR {row['val_esr']:.5f}  best ESR {best_esr:.2e}{ahead}  lr {row['lr']:.2e}  "
             f"{row['samples_per_s']:,.0f} samples/s{left}{star}"
         )
 

@@ -24,6 +24,7 @@ import torch
 from ..audio import read_wav_at, write_wav
 from ..config import TrainConfig
 from ..data import Dataset, dataset_for
+from ..dsp.memory import envelope_memory_s
 from ..errors import ConfigError
 from ..export import save_model
 from ..losses import EffectLoss
@@ -32,11 +33,13 @@ from ..render import render_array
 from ..version import __version__
 from . import runs
 from .device import pick_device, shard_count
-from .display import Reporter
+from .display import Reporter, heading
+from .schedule import Schedule, run_fraction
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
-from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
+from .tbptt import evaluate, evaluate_pieces, segment_batches, segment_samples, shard_grads
 
-MAX_GRAD_NORM = 1.0
+SETTLE_TAUS = 3.0  # warm-up in time constants of the envelope memory: 95 % settled
+MAX_WARMUP_S = 2.0  # the longest warm-up a measured envelope memory may ask for
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ class Trainer:
     ):
         self.report = Reporter(cfg.quiet)
         self.data: Dataset = dataset_for(
-            cfg, min_train_samples=segment_samples(cfg), min_eval_samples=cfg.warmup_samples
+            cfg,
+            min_train_samples=segment_samples(cfg, cfg.warmup_samples),
+            min_eval_samples=cfg.warmup_samples,
         )
         for warning in self.data.warnings:  # after the split, so an error stays one line
             self.report.message(f"warning: {warning}")
@@ -126,9 +131,7 @@ class Trainer:
         self.model = build_model(cfg.model).to(device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
-        self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
-        )
+        self.sched = Schedule(cfg.learning_rate, cfg.warmup_samples, 0.0)
         self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
         self.progress = Progress()
         if resume:
@@ -145,11 +148,30 @@ class Trainer:
                 f"resuming {self.paths.root} at epoch {p.epoch} "
                 f"(best val loss {p.best_val:.5f} at epoch {p.best_epoch})"
             )
+        else:
+            self.sched.memory_s, self.sched.warmup_samples = self._context()
         runs.save_config(self.paths, cfg)
         self.guitar = self._load_guitar()
         split = self.data.split
         self.train_x = torch.from_numpy(split.train_x).to(device)
         self.train_y = torch.from_numpy(split.train_y).to(device)
+
+    def _context(self) -> tuple[float, int]:
+        """The effect's envelope memory (given, or measured on the training block) and the
+        warm-up it asks for: compressors get the context they need, filters keep the short one."""
+        cfg, split, rate = self.cfg, self.data.split, self.data.sample_rate_hz
+        memory_s = cfg.memory_s
+        if memory_s is None:
+            memory_s = envelope_memory_s(split.train_x, split.train_y, rate)
+        room = len(split.train_x) - cfg.chunks_per_segment * cfg.chunk_samples
+        wanted = round(min(SETTLE_TAUS * memory_s, MAX_WARMUP_S) * rate)
+        warmup = min(max(cfg.warmup_samples, wanted), max(room, cfg.warmup_samples))
+        if warmup > cfg.warmup_samples:
+            self.report.message(
+                f"envelope memory {memory_s:.3g} s: warm-up {warmup} samples "
+                f"({warmup / rate:.2f} s) before each training segment"
+            )
+        return memory_s, warmup
 
     def _load_guitar(self) -> np.ndarray | None:
         """The demo riff at the dataset's rate, or None (with a notice) when renders are off."""
@@ -178,9 +200,14 @@ class Trainer:
                     if cfg.budget_s
                     else (cfg.max_epochs - p.epoch) * p.train_seconds / max(p.epoch, 1)
                 )
-                self.report.end_epoch(row, record, left)
+                self.report.end_epoch(
+                    row, record, left, p.best_val_esr, heading(p.rows, self._end_seconds())
+                )
                 if on_epoch:
                     on_epoch(row)
+                if cfg.target_esr and p.best_val_esr <= cfg.target_esr:
+                    stopped_by = "target"
+                    break
                 if p.since_best >= cfg.early_stop_patience:
                     stopped_by = "early_stop"
                     break
@@ -191,19 +218,30 @@ class Trainer:
     def train_epoch(self) -> tuple[float, float, float]:
         """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
         cfg, p, device = self.cfg, self.progress, self.device
-        seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
+        w, ch = self.sched.warmup_samples, cfg.chunk_samples
+        seg_len = segment_samples(cfg, w)
         offsets = torch.arange(seg_len, device=device)
-        batches = segment_batches(len(self.data.split.train_x), cfg, self.rng)
+        batches = segment_batches(len(self.data.split.train_x), cfg, self.rng, w)
         left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
-        self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
+        self.report.start_epoch(p.epoch, len(batches), p.best_val_esr, left)
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
-        for starts in batches:
+        for b, starts in enumerate(batches):
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
             x, y = self.train_x[idx].unsqueeze(-1), self.train_y[idx].unsqueeze(-1)
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
             states = [None] * len(xs)
             for c in range(cfg.chunks_per_segment):
+                fraction = run_fraction(
+                    p.train_seconds + time.perf_counter() - t0,
+                    cfg.budget_s,
+                    p.epoch,
+                    b * cfg.chunks_per_segment + c,
+                    len(batches) * cfg.chunks_per_segment,
+                    cfg.max_epochs,
+                )
+                for group in self.opt.param_groups:
+                    group["lr"] = self.sched.lr(fraction)
                 # the first chunk is preceded by the warm-up, which gets no gradient
                 sl = slice(0 if c == 0 else w + c * ch, w + (c + 1) * ch)
                 loss, states = self._step(xs, ys, states, sl, w if c == 0 else 0)
@@ -233,7 +271,10 @@ class Trainer:
         # summed in a fixed order, so a run is reproducible whatever the threads
         for param, gs in zip(self.params, zip(*(o[1] for o in out))):
             param.grad = torch.stack(gs).mean(0)
-        torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+        norm = torch.nn.utils.get_total_norm([q.grad for q in self.params])
+        limit = self.sched.clip_norm(float(norm))
+        if limit is not None:
+            torch.nn.utils.clip_grads_with_norm_(self.params, limit, norm)
         self.opt.step()
         return float(torch.stack([o[0] for o in out]).mean()), states
 
@@ -243,12 +284,16 @@ class Trainer:
         """Validate on the whole block; on a record, write model.json (atomically) twice."""
         cfg, p, split = self.cfg, self.progress, self.data.split
         epoch = p.epoch
-        val_loss, val_esr = evaluate(
-            self.model, split.val_x, split.val_y, self.loss_fn, self.device
+        val_loss, val_esr = evaluate_pieces(
+            self.model,
+            split.val_x,
+            split.val_y,
+            self.loss_fn,
+            self.device,
+            self.sched.warmup_samples,
         )
         if not math.isfinite(val_loss):
-            val_loss = float("inf")
-        self.sched.step(val_loss)
+            val_loss, val_esr = float("inf"), float("inf")
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
@@ -269,6 +314,12 @@ class Trainer:
         p.rows.append(row)
         p.epoch = epoch + 1
         return row, record
+
+    def _end_seconds(self) -> float:
+        """When the run will end, in training seconds: the budget, or max_epochs at this pace."""
+        cfg, p = self.cfg, self.progress
+        by_epochs = cfg.max_epochs * p.train_seconds / max(p.epoch, 1)
+        return min(cfg.budget_s, by_epochs) if cfg.budget_s else by_epochs
 
     def checkpoint(self) -> None:
         runs.save_metrics(self.paths, self.progress.rows)

@@ -1,0 +1,215 @@
+"""Time to quality: held-out ESR against training seconds, today's defaults against the new recipe.
+
+For each effect, in one run: the recipe of commit ``BASE_COMMIT`` (``neuralfx train`` defaults
+before issue 15, imported from a ``git archive`` of that commit) and the current one train side
+by side for ``--budget`` seconds, one core each, so both see the same load from the rest of the
+machine. Every validation record is kept; the score at a mark of T seconds is the held-out ESR
+of the record standing at T training seconds, which is what a run stopped at T would hold. The
+new recipe plans its schedule over its budget, so a record early in a 180 s run is taken at a
+high learning rate; runs with short budgets of their own (``--short``) measure what the new
+recipe reaches when given only that time.
+
+Scores: ESR over a held-out phrase (another seed of the clean signal, see ttq_data.py), run
+from a zero state with the state carried, as a plugin would.
+
+    python bench/time_to_quality.py [--effects sox_compander,fuzz] [--budget 180] [--short 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ttq_data
+from common import OUT, ROOT, fmt, machine_note, save_json
+
+BASE_COMMIT = "9390369"
+MARKS_S = (10, 20, 45, 90, 180)
+WORK = OUT / "ttq"
+
+
+def base_src() -> Path:
+    """The package as it was at ``BASE_COMMIT``, for the old recipe's runs."""
+    dest = WORK / f"base-{BASE_COMMIT}"
+    if not (dest / "src" / "neuralfx" / "__init__.py").is_file():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASE_COMMIT, "src"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
+def worker(effect: str, run_dir: Path, budget_s: float) -> None:
+    """Train with whichever neuralfx is on the path, keeping a copy of every record's model,
+    then score the records standing at the marks on the held-out phrase."""
+    import neuralfx
+    from neuralfx.config import TrainConfig
+
+    data_dir, hx, hy = ttq_data.ensure(WORK, effect)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    cfg = TrainConfig(
+        data_dir=str(data_dir),
+        run_name="run",
+        runs_dir=str(run_dir),
+        renders_dir=str(run_dir),
+        budget_s=budget_s,
+        threads=1,
+        quiet=True,
+        render_every=0,
+    )
+    records = []
+
+    def on_epoch(row: dict) -> None:
+        model_json = run_dir / "run" / "model.json"
+        meta = json.loads(model_json.read_text())["neuralfx"]
+        if meta["epoch"] == row["epoch"]:
+            copy = run_dir / f"record{row['epoch']}.json"
+            shutil.copyfile(model_json, copy)
+            records.append(
+                {"seconds": row["seconds"], "val_esr": row["val_esr"], "path": str(copy)}
+            )
+
+    t0 = time.perf_counter()
+    r = neuralfx.train(cfg, on_epoch=on_epoch)
+    wall_s = time.perf_counter() - t0
+    marks = [m for m in MARKS_S if m < budget_s * 0.99] + [budget_s]
+    payload = {
+        "package": neuralfx.__file__,
+        "esr": score(records, marks, hx, hy),
+        "records": records,
+        "epochs": r.epochs,
+        "train_seconds": r.train_seconds,
+        "wall_seconds": wall_s,
+        "stopped_by": r.stopped_by,
+    }
+    (run_dir / "result.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def launch(src: Path, effect: str, run_dir: Path, budget_s: float) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, __file__, "--worker", effect, str(run_dir), str(budget_s)]
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = open(run_dir.with_suffix(".log"), "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def heldout_esr(model_path: str, x, y) -> float:
+    import torch
+
+    from neuralfx.export import load_model
+    from neuralfx.losses import esr
+    from neuralfx.render import render_array
+
+    torch.set_num_threads(1)
+    model, _ = load_model(model_path)
+    return float(esr(y, render_array(model, x)))
+
+
+def score(records: list[dict], marks: list[float], x, y) -> dict[str, float | None]:
+    """The held-out ESR of the record standing at each mark (None before the first); a step
+    that starts before a budget runs out finishes, hence the small allowance."""
+    out, cache = {}, {}
+    for m in marks:
+        standing = [r for r in records if r["seconds"] <= m * 1.05 + 0.5]
+        if not standing:
+            out[f"{m:g}"] = None
+            continue
+        path = standing[-1]["path"]
+        if path not in cache:
+            cache[path] = heldout_esr(path, x, y)
+        out[f"{m:g}"] = cache[path]
+    return out
+
+
+def run_effect(effect: str, budget_s: float, short_s: float, base: Path) -> dict:
+    """The old and the new recipe side by side at the full budget, then at the short one."""
+    ttq_data.ensure(WORK, effect)  # once, before two workers would race to make it
+    runs = WORK / "runs" / effect
+    row: dict = {"effect": effect}
+    for budget, tag in ((budget_s, ""), (short_s, "_short")):
+        if not budget:
+            continue
+        jobs = {
+            f"old{tag}": launch(base, effect, runs / f"old{tag}", budget),
+            f"new{tag}": launch(ROOT / "src", effect, runs / f"new{tag}", budget),
+        }
+        for name, proc in jobs.items():
+            if proc.wait():
+                raise SystemExit(f"{effect}: the {name} run failed; see {runs / name}.log")
+            result = json.loads((runs / name / "result.json").read_text())
+            row[name] = {k: v for k, v in result.items() if k != "records"}
+    return row
+
+
+def table(rows: list[dict], short_s: float) -> str:
+    marks = [f"{m:g}" for m in MARKS_S]
+    lines = [
+        "| effect | recipe | " + " | ".join(f"{m} s" for m in marks) + f" | {short_s:g} s budget |",
+        "|" + "---|" * (len(marks) + 3),
+    ]
+    for row in rows:
+        for name in ("old", "new"):
+            cells = [fmt(row[name]["esr"].get(m), 2) for m in marks]
+            short = row.get(f"{name}_short", {}).get("esr", {}).get(f"{short_s:g}")
+            lines.append(
+                f"| {row['effect']} | {name} | " + " | ".join(cells) + f" | {fmt(short, 2)} |"
+            )
+        ratio = []
+        for m in marks:
+            o, n = row["old"]["esr"].get(m), row["new"]["esr"].get(m)
+            ratio.append(f"{o / n:.3g}x" if o and n else "—")
+        o = row.get("old_short", {}).get("esr", {}).get(f"{short_s:g}")
+        n = row.get("new_short", {}).get("esr", {}).get(f"{short_s:g}")
+        ratio.append(f"{o / n:.3g}x" if o and n else "—")
+        lines.append(f"| {row['effect']} | old/new | " + " | ".join(ratio) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--effects", default=",".join(ttq_data.EFFECTS))
+    p.add_argument("--budget", type=float, default=180.0)
+    p.add_argument(
+        "--short", default="20", help="budgets of extra new-recipe runs, comma-separated"
+    )
+    p.add_argument(
+        "--worker", nargs=3, metavar=("DATA", "RUN_DIR", "BUDGET"), help=argparse.SUPPRESS
+    )
+    args = p.parse_args(argv)
+    if args.worker:
+        data_dir, run_dir, budget = args.worker
+        worker(Path(data_dir), Path(run_dir), float(budget), Path(run_dir) / "result.json")
+        return 0
+    short_s = [float(s) for s in args.short.split(",") if s]
+    base = base_src()
+    prior = (
+        json.loads((OUT / "time_to_quality.json").read_text())
+        if (OUT / "time_to_quality.json").is_file()
+        else {}
+    )
+    rows = {r["effect"]: r for r in prior.get("rows", [])}
+    for effect in args.effects.split(","):
+        t0 = time.perf_counter()
+        rows[effect] = run_effect(effect, args.budget, short_s, base)
+        rows[effect]["machine"] = machine_note()
+        summary = {"budget_s": args.budget, "short_s": short_s, "rows": list(rows.values())}
+        save_json("time_to_quality", summary)
+        print(f"{effect}: {time.perf_counter() - t0:.0f} s", flush=True)
+        print(table([rows[effect]], short_s), flush=True)
+    print(table(list(rows.values()), short_s))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
