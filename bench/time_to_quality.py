@@ -1,7 +1,7 @@
 """Time to quality: held-out ESR against training seconds, today's defaults against the new recipe.
 
 For each effect, in one run: the recipe of commit ``BASE_COMMIT`` (``neuralfx train`` defaults
-before issue 15, imported from a ``git archive`` of that commit) and the current one train side
+before issue 15) and of ``--new`` (HEAD), each from a ``git archive`` of its commit, train side
 by side for ``--budget`` seconds, one core each, so both see the same load from the rest of the
 machine. Every validation record is kept; the score at a mark of T seconds is the held-out ESR
 of the record standing at T training seconds, which is what a run stopped at T would hold. The
@@ -36,14 +36,20 @@ MARKS_S = (10, 20, 45, 90, 180)
 WORK = OUT / "ttq"
 
 
-def base_src() -> Path:
-    """The package as it was at ``BASE_COMMIT``, for the old recipe's runs."""
-    dest = WORK / f"base-{BASE_COMMIT}"
+def source_at(commit: str) -> Path:
+    """The package as committed at ``commit``, so edits made while the bench runs stay out."""
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", commit],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dest = WORK / f"src-{sha}"
     if not (dest / "src" / "neuralfx" / "__init__.py").is_file():
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", BASE_COMMIT, "src"], check=True, capture_output=True
+            ["git", "-C", str(ROOT), "archive", sha, "src"], check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest / "src"
@@ -132,7 +138,7 @@ def score(records: list[dict], marks: list[float], x, y) -> dict[str, float | No
     return out
 
 
-def run_effect(effect: str, budget_s: float, short_s: float, base: Path) -> dict:
+def run_effect(effect: str, budget_s: float, short_s: float, old: Path, new: Path) -> dict:
     """The old and the new recipe side by side at the full budget, then at the short one."""
     ttq_data.ensure(WORK, effect)  # once, before two workers would race to make it
     runs = WORK / "runs" / effect
@@ -141,8 +147,8 @@ def run_effect(effect: str, budget_s: float, short_s: float, base: Path) -> dict
         if not budget:
             continue
         jobs = {
-            f"old{tag}": launch(base, effect, runs / f"old{tag}", budget),
-            f"new{tag}": launch(ROOT / "src", effect, runs / f"new{tag}", budget),
+            f"old{tag}": launch(old, effect, runs / f"old{tag}", budget),
+            f"new{tag}": launch(new, effect, runs / f"new{tag}", budget),
         }
         for name, proc in jobs.items():
             if proc.wait():
@@ -180,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--effects", default=",".join(ttq_data.EFFECTS))
     p.add_argument("--budget", type=float, default=180.0)
+    p.add_argument("--new", default="HEAD", help="the commit whose recipe is the new one")
     p.add_argument(
         "--short", default="20", help="budgets of extra new-recipe runs, comma-separated"
     )
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         worker(Path(data_dir), Path(run_dir), float(budget), Path(run_dir) / "result.json")
         return 0
     short_s = [float(s) for s in args.short.split(",") if s]
-    base = base_src()
+    old, new = source_at(BASE_COMMIT), source_at(args.new)
     prior = (
         json.loads((OUT / "time_to_quality.json").read_text())
         if (OUT / "time_to_quality.json").is_file()
@@ -201,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {r["effect"]: r for r in prior.get("rows", [])}
     for effect in args.effects.split(","):
         t0 = time.perf_counter()
-        rows[effect] = run_effect(effect, args.budget, short_s, base)
-        rows[effect]["machine"] = machine_note()
+        rows[effect] = run_effect(effect, args.budget, short_s, old, new)
+        rows[effect].update(machine=machine_note(), new_commit=new.parent.name[4:])
         summary = {"budget_s": args.budget, "short_s": short_s, "rows": list(rows.values())}
         save_json("time_to_quality", summary)
         print(f"{effect}: {time.perf_counter() - t0:.0f} s", flush=True)
