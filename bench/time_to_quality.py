@@ -187,25 +187,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--effects", default=",".join(ttq_data.EFFECTS))
     p.add_argument("--budget", type=float, default=180.0)
     p.add_argument("--new", default="HEAD", help="the commit whose recipe is the new one")
-    p.add_argument(
-        "--short", default="20", help="budgets of extra new-recipe runs, comma-separated"
-    )
-    p.add_argument(
-        "--worker", nargs=3, metavar=("DATA", "RUN_DIR", "BUDGET"), help=argparse.SUPPRESS
-    )
+    p.add_argument("--short", type=float, default=20.0, help="budget of the short runs (0: none)")
+    p.add_argument("--worker", nargs=3, metavar=("EFFECT", "DIR", "S"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        data_dir, run_dir, budget = args.worker
-        worker(Path(data_dir), Path(run_dir), float(budget), Path(run_dir) / "result.json")
+        effect, run_dir, budget = args.worker
+        worker(effect, Path(run_dir), float(budget))
         return 0
-    short_s = [float(s) for s in args.short.split(",") if s]
+    short_s = args.short
     old, new = source_at(BASE_COMMIT), source_at(args.new)
-    prior = (
-        json.loads((OUT / "time_to_quality.json").read_text())
-        if (OUT / "time_to_quality.json").is_file()
-        else {}
+    prior = OUT / "time_to_quality.json"
+    rows = (
+        {r["effect"]: r for r in json.loads(prior.read_text())["rows"]} if prior.is_file() else {}
     )
-    rows = {r["effect"]: r for r in prior.get("rows", [])}
     for effect in args.effects.split(","):
         t0 = time.perf_counter()
         rows[effect] = run_effect(effect, args.budget, short_s, old, new)
