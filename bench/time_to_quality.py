@@ -138,14 +138,12 @@ def score(records: list[dict], marks: list[float], x, y) -> dict[str, float | No
     return out
 
 
-def run_effect(effect: str, budget_s: float, short_s: float, old: Path, new: Path) -> dict:
-    """The old and the new recipe side by side at the full budget, then at the short one."""
+def run_effect(effect: str, budget_s: float, short_s: list[float], old: Path, new: Path) -> dict:
+    """The old and the new recipe side by side at the full budget, then at the short ones."""
     ttq_data.ensure(WORK, effect)  # once, before two workers would race to make it
     runs = WORK / "runs" / effect
     row: dict = {"effect": effect}
-    for budget, tag in ((budget_s, ""), (short_s, "_short")):
-        if not budget:
-            continue
+    for budget, tag in [(budget_s, "")] + [(s, f"_{s:g}s") for s in short_s]:
         jobs = {
             f"old{tag}": launch(old, effect, runs / f"old{tag}", budget),
             f"new{tag}": launch(new, effect, runs / f"new{tag}", budget),
@@ -158,26 +156,19 @@ def run_effect(effect: str, budget_s: float, short_s: float, old: Path, new: Pat
     return row
 
 
-def table(rows: list[dict], short_s: float) -> str:
+def table(rows: list[dict], short_s: list[float]) -> str:
     marks = [f"{m:g}" for m in MARKS_S]
-    lines = [
-        "| effect | recipe | " + " | ".join(f"{m} s" for m in marks) + f" | {short_s:g} s budget |",
-        "|" + "---|" * (len(marks) + 3),
-    ]
+    heads = [f"{m} s" for m in marks] + [f"{s:g} s budget" for s in short_s]
+    lines = ["| effect | recipe | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 2)]
     for row in rows:
+        got = {}
         for name in ("old", "new"):
-            cells = [fmt(row[name]["esr"].get(m), 2) for m in marks]
-            short = row.get(f"{name}_short", {}).get("esr", {}).get(f"{short_s:g}")
-            lines.append(
-                f"| {row['effect']} | {name} | " + " | ".join(cells) + f" | {fmt(short, 2)} |"
-            )
-        ratio = []
-        for m in marks:
-            o, n = row["old"]["esr"].get(m), row["new"]["esr"].get(m)
-            ratio.append(f"{o / n:.3g}x" if o and n else "—")
-        o = row.get("old_short", {}).get("esr", {}).get(f"{short_s:g}")
-        n = row.get("new_short", {}).get("esr", {}).get(f"{short_s:g}")
-        ratio.append(f"{o / n:.3g}x" if o and n else "—")
+            got[name] = [row[name]["esr"].get(m) for m in marks] + [
+                row.get(f"{name}_{s:g}s", {}).get("esr", {}).get(f"{s:g}") for s in short_s
+            ]
+            cells = " | ".join(fmt(v, 2) for v in got[name])
+            lines.append(f"| {row['effect']} | {name} | {cells} |")
+        ratio = [f"{o / n:.3g}x" if o and n else "—" for o, n in zip(got["old"], got["new"])]
         lines.append(f"| {row['effect']} | old/new | " + " | ".join(ratio) + " |")
     return "\n".join(lines)
 
@@ -187,14 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--effects", default=",".join(ttq_data.EFFECTS))
     p.add_argument("--budget", type=float, default=180.0)
     p.add_argument("--new", default="HEAD", help="the commit whose recipe is the new one")
-    p.add_argument("--short", type=float, default=20.0, help="budget of the short runs (0: none)")
+    p.add_argument("--short", default="10,20", help="budgets of the short runs, comma-separated")
     p.add_argument("--worker", nargs=3, metavar=("EFFECT", "DIR", "S"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         effect, run_dir, budget = args.worker
         worker(effect, Path(run_dir), float(budget))
         return 0
-    short_s = args.short
+    short_s = [float(s) for s in args.short.split(",") if s]
     old, new = source_at(BASE_COMMIT), source_at(args.new)
     prior = OUT / "time_to_quality.json"
     rows = (

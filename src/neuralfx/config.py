@@ -101,6 +101,14 @@ class TrainConfig:
     chunk_samples: int = setting(512, "--chunk", "TBPTT chunk length in samples", lo=1, hi=1 << 20)
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
+    # an epoch is a validation's worth of training: short, so a record is never far behind
+    epoch_audio_s: float = setting(
+        20.0,
+        "--epoch-seconds",
+        "seconds of training audio per epoch (0 = the whole training block)",
+        lo=0,
+        hi=1e6,
+    )
     # the peak of a warm-up then cosine schedule over the run (training/schedule.py)
     learning_rate: float = setting(
         2e-2, "--lr", "peak Adam learning rate", lo=0, hi=10, lo_open=True

@@ -24,11 +24,13 @@ def segment_samples(cfg: TrainConfig, warmup_samples: int) -> int:
 
 
 def segment_batches(
-    n: int, cfg: TrainConfig, rng: np.random.Generator, warmup_samples: int
+    n: int, cfg: TrainConfig, rng: np.random.Generator, warmup_samples: int, sample_rate_hz: int
 ) -> list[np.ndarray]:
-    """Random segment starts covering about the whole training block once per epoch."""
+    """Random segment starts covering about ``epoch_audio_s`` of the training block (all of it
+    when shorter) per epoch: a validation, and a chance of a record, every few seconds."""
     seg = segment_samples(cfg, warmup_samples)
-    count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
+    covered = min(n, cfg.epoch_audio_s * sample_rate_hz) if cfg.epoch_audio_s else n
+    count = max(cfg.batch_size, math.ceil(covered / (cfg.chunks_per_segment * cfg.chunk_samples)))
     starts = rng.integers(0, n - seg + 1, size=count)
     return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
 
