@@ -126,7 +126,11 @@ class TrainConfig:
         0.0, "--target-esr", "stop once the validation ESR reaches this (0 = off)", lo=0, hi=10
     )
     early_stop_patience: int = setting(
-        12, "--patience", "early-stopping patience in epochs", lo=1, hi=1_000_000
+        12,
+        "--patience",
+        "early-stopping patience in passes over the training block",
+        lo=1,
+        hi=1_000_000,
     )
     max_epochs: int = setting(
         1000, "--max-epochs", "stop after this many epochs", lo=1, hi=10_000_000

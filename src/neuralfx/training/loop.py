@@ -213,7 +213,7 @@ class Trainer:
                 if cfg.target_esr and p.best_val_esr <= cfg.target_esr:
                     stopped_by = "target"
                     break
-                if p.since_best >= cfg.early_stop_patience:
+                if p.since_best >= cfg.early_stop_patience * self._epochs_per_pass():
                     stopped_by = "early_stop"
                     break
         finally:
@@ -318,6 +318,14 @@ class Trainer:
         p.rows.append(row)
         p.epoch = epoch + 1
         return row, record
+
+    def _epochs_per_pass(self) -> int:
+        """Epochs in one pass over the training block: patience counts passes, so shorter
+        epochs (``epoch_audio_s``) do not stop a run sooner."""
+        cfg, n = self.cfg, len(self.data.split.train_x)
+        if not cfg.epoch_audio_s:
+            return 1
+        return max(1, math.ceil(n / (cfg.epoch_audio_s * self.data.sample_rate_hz)))
 
     def _end_seconds(self) -> float:
         """When the run will end, in training seconds: the budget, or max_epochs at this pace."""
