@@ -2,6 +2,7 @@
 stops, and a resumed run with the schedule's state continuing exactly."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -124,3 +125,16 @@ def test_heading_extrapolates_the_trend_of_the_records():
     assert heading(rows[:2], 64.0) is None
     flat = [{"seconds": s, "val_esr": 0.1} for s in (1.0, 2.0, 4.0, 8.0)]
     assert heading(flat, 100.0) == pytest.approx(0.1)
+
+
+def test_an_epoch_covers_epoch_audio_s_of_a_long_block_and_all_of_a_short_one(tmp_path):
+    from neuralfx.training.tbptt import segment_batches
+
+    cfg = fast_config(tmp_path, epoch_audio_s=2.0)  # 16 x 2 x 512 samples per batch
+    rng = np.random.default_rng(0)
+    long = segment_batches(150 * RATE, cfg, rng, 256, RATE)
+    assert sum(len(b) for b in long) == math.ceil(2.0 * RATE / 1024)
+    short = segment_batches(RATE, cfg, rng, 256, RATE)
+    assert sum(len(b) for b in short) == math.ceil(RATE / 1024)  # the whole block
+    whole = segment_batches(150 * RATE, fast_config(tmp_path, epoch_audio_s=0.0), rng, 256, RATE)
+    assert sum(len(b) for b in whole) == math.ceil(150 * RATE / 1024)
