@@ -96,7 +96,11 @@ class TrainConfig:
     # Many small steps win at a fixed budget: 16 x 512-sample chunks at lr 2e-2 reached a
     # 10-100x lower test ESR in 40 s than 4 x 2048 at 5e-3 (bench/RESULTS.md, notes).
     warmup_samples: int = setting(
-        1024, "--warmup", "warm-up samples without gradient", lo=0, hi=1 << 22
+        1024,
+        "--warmup",
+        "warm-up samples without gradient (the shortest; an envelope memory lengthens it)",
+        lo=0,
+        hi=1 << 22,
     )
     chunk_samples: int = setting(512, "--chunk", "TBPTT chunk length in samples", lo=1, hi=1 << 20)
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
