@@ -1,0 +1,74 @@
+"""Datasets for bench/time_to_quality.py: guitar-like phrases through Debian's sox.
+
+sox is a DSP neuralfx does not contain, so a model cannot score well by sharing our filters'
+or clippers' exact shapes. Training and scoring audio come from different seeds of
+``neuralfx.dsp.signals.clean_signal``; the held-out phrase is never seen in training or
+validation. Built-in effects use the same two phrases through our own chains.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from neuralfx.audio import read_wav, write_wav
+from neuralfx.dsp.chains import parse_chain
+from neuralfx.dsp.signals import clean_signal
+
+RATE_HZ = 44100
+TRAIN_SEED, HELDOUT_SEED = 11, 23
+# 80/10/10 split: 150 s of training audio; the held-out phrase is 30 s of another seed
+TRAIN_S, HELDOUT_S = 187.5, 30.0
+
+SOX = {
+    "sox_lowpass": "lowpass 2000",
+    "sox_highpass": "highpass 300",
+    "sox_resonant": "lowpass 1200 6q",
+    "sox_overdrive": "overdrive 20 20",
+    "sox_amp": "bass +6 overdrive 30 10 lowpass 4500 equalizer 700 1q -5",
+    "sox_fuzz": "gain 12 overdrive 60 0 lowpass 5000 gain -6",
+    "sox_compander": "compand 0.01,0.25 6:-60,-60,-40,-24,-20,-14,0,-9 3 -90 0",
+}
+BUILTIN = {"compressor": "compressor", "fuzz": "fuzz"}
+EFFECTS = tuple(SOX) + tuple(BUILTIN)
+
+
+def _sox(x: np.ndarray, chain: str) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        write_wav(src, x, RATE_HZ)
+        # -D: no dither, float output: the target is sox's arithmetic, not its noise
+        cmd = ["sox", "-D", str(src), "-e", "floating-point", "-b", "32", str(dst), *chain.split()]
+        subprocess.run(cmd, check=True, capture_output=True)
+        return read_wav(dst, expected_rate_hz=RATE_HZ, check_content=False)
+
+
+def process(effect: str, x: np.ndarray) -> np.ndarray:
+    if effect in SOX:
+        y = _sox(x, SOX[effect])
+    else:
+        y = parse_chain(BUILTIN[effect])(x, RATE_HZ)
+    return np.clip(y[: len(x)], -1.0, 1.0).astype(np.float32)
+
+
+def ensure(root: Path, effect: str) -> tuple[Path, np.ndarray, np.ndarray]:
+    """``root/<effect>`` as a neuralfx dataset, and the held-out (x, y) pair."""
+    if effect not in EFFECTS:
+        raise SystemExit(f"unknown effect {effect!r}; choose from {', '.join(EFFECTS)}")
+    if effect in SOX and shutil.which("sox") is None:
+        raise SystemExit("sox is not installed: apt-get install -y sox")
+    data_dir = root / effect
+    heldout = data_dir / "heldout.npz"
+    if not heldout.is_file():
+        x = clean_signal(seed=TRAIN_SEED, duration_s=TRAIN_S, sample_rate_hz=RATE_HZ)
+        write_wav(data_dir / "input" / "clean_signal.wav", x, RATE_HZ)
+        write_wav(data_dir / "output" / f"{effect}.wav", process(effect, x), RATE_HZ)
+        hx = clean_signal(seed=HELDOUT_SEED, duration_s=HELDOUT_S, sample_rate_hz=RATE_HZ)
+        np.savez(heldout.with_suffix(".tmp.npz"), x=hx, y=process(effect, hx))
+        heldout.with_suffix(".tmp.npz").replace(heldout)
+    pair = np.load(heldout)
+    return data_dir, pair["x"], pair["y"]
