@@ -6,7 +6,7 @@ import dataclasses
 import typing
 
 from ..config import LossConfig, ModelConfig, TrainConfig, load_config
-from ..errors import NeuralFXError
+from ..errors import RunError
 
 
 def add_train(sub) -> None:
@@ -107,7 +107,7 @@ def _check_resume(cfg: TrainConfig, given: dict, run: object) -> None:
                     for s, f in _train_fields()
                     if s == section and f.name == name
                 )
-                raise NeuralFXError(
+                raise RunError(
                     f"{run}: was trained with {name} {getattr(have, name)!r}; {flag} "
                     f"{given[section][name]!r} cannot change on --resume: drop {flag}, or start "
                     "a new run"
