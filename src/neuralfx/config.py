@@ -56,6 +56,8 @@ class ModelConfig:
     skip: bool = setting(False, "--skip", "output = network(x) + x")
     conv_channels: int = setting(8, lo=1, hi=32)
     conv_kernel: int = setting(3, lo=2, hi=8)
+    # knob inputs next to the audio (0..3); set from the dataset's knobs.csv, not by a flag
+    knobs: int = setting(0, lo=0, hi=3)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -147,6 +149,15 @@ class TrainConfig:
         hi=192000,
     )
     resample: bool = setting(False, "--resample", "the same as --sample-rate 44100")
+    # knobs.csv data: ranges other than each column's min..max, and settings kept for scoring
+    knob_ranges: tuple[str, ...] = setting(
+        (), "--knob-range", "a knob's range as name=lo:hi, scaled to the model's 0..1 (repeat)"
+    )
+    holdout: tuple[str, ...] = setting(
+        (),
+        "--holdout",
+        "leave the knob setting name=value out of training and validation; score it (repeat)",
+    )
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
     # another model file to start from (ours, AIDA-X, RTNeural JSON, NAM LSTM); "" starts afresh
     init_model: str = setting(

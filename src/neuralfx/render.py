@@ -26,6 +26,16 @@ def start_state(model: torch.nn.Module):
     return start() if start is not None else None
 
 
+def with_knobs(x: np.ndarray, scaled: np.ndarray | list[float]) -> np.ndarray:
+    """A conditioned model's input ``(time, 1 + N)``: the audio, then each knob's 0..1 value,
+    constant (``scaled`` of shape ``(N,)``) or one per sample (``(time, N)``)."""
+    scaled = np.asarray(scaled, np.float32)
+    out = np.empty((len(x), 1 + scaled.shape[-1]), np.float32)
+    out[:, 0] = x
+    out[:, 1:] = scaled
+    return out
+
+
 @torch.inference_mode()
 def render_array(
     model: torch.nn.Module,
@@ -33,14 +43,35 @@ def render_array(
     block_samples: int = BLOCK_SAMPLES,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """Process a mono array from the model's start state; the output has the input's length."""
+    """Process audio from the model's start state; the output has the input's length.
+
+    ``x`` is mono ``(time,)`` or, for a model with knob inputs, ``(time, 1 + N)``
+    (see :func:`with_knobs`). Settings of equal length render side by side with
+    :func:`render_batch`.
+    """
+    return render_batch(model, x[None], block_samples, device)[0]
+
+
+@torch.inference_mode()
+def render_batch(
+    model: torch.nn.Module,
+    x: np.ndarray,
+    block_samples: int = BLOCK_SAMPLES,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """``(batch, time[, channels])`` -> ``(batch, time)``, each row from the start state."""
     model.eval()
-    out = np.empty(len(x), dtype=np.float32)
+    x = x if x.ndim == 3 else x[..., None]
+    out = np.empty(x.shape[:2], dtype=np.float32)
     state = start_state(model)
-    for start in range(0, len(x), block_samples):
-        block = torch.from_numpy(np.ascontiguousarray(x[start : start + block_samples], np.float32))
-        y, state = model(block.view(1, -1, 1).to(device), state)
-        out[start : start + len(block)] = y.view(-1).cpu().numpy()
+    if state is not None and x.shape[0] > 1:
+        raise ValueError("a stored start state renders one row at a time")
+    for start in range(0, x.shape[1], block_samples):
+        block = torch.from_numpy(
+            np.ascontiguousarray(x[:, start : start + block_samples], np.float32)
+        )
+        y, state = model(block.to(device), state)
+        out[:, start : start + block.shape[1]] = y[..., 0].cpu().numpy()
     return out
 
 

@@ -24,6 +24,8 @@ def _train_fields() -> list[tuple[str | None, dataclasses.Field]]:
 
 def _flag_type(f: dataclasses.Field, owner: type) -> type:
     hint = typing.get_type_hints(owner)[f.name]
+    if typing.get_origin(hint) is tuple:
+        return tuple  # a repeatable flag
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
 
@@ -36,12 +38,20 @@ def _add_train(sub) -> None:
         meta, kind = f.metadata, _flag_type(f, owners[section])
         default = f.default if f.default is not dataclasses.MISSING else None
         help_text = meta["help"] + (
-            f"; default {default}" if default not in (None, "", False) else ""
+            f"; default {default}" if default not in (None, "", False, ()) else ""
         )
         dest = f"{section}.{f.name}" if section else f.name
         if kind is bool:
             p.add_argument(
                 meta["flag"], dest=dest, action="store_const", const=True, help=help_text
+            )
+        elif kind is tuple:
+            p.add_argument(
+                meta["flag"],
+                dest=dest,
+                action="append",
+                help=help_text,
+                metavar=meta["flag"].lstrip("-").upper(),
             )
         else:
             p.add_argument(
@@ -74,7 +84,7 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
     for section, f in _train_fields():
         value = getattr(args, f"{section}.{f.name}" if section else f.name)
         if value is not None:
-            given[section][f.name] = value
+            given[section][f.name] = tuple(value) if isinstance(value, list) else value
     if args.resume:
         given[None].pop("run_name", None)
         _check_resume(cfg, given, paths.root)
@@ -91,7 +101,16 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
 
 # what a checkpoint's weights and data depend on: a resume may not change them
 _FIXED_ON_RESUME = {
-    None: ("output_name", "latency_samples", "align", "resample", "sample_rate_hz", "seed"),
+    None: (
+        "output_name",
+        "latency_samples",
+        "align",
+        "resample",
+        "sample_rate_hz",
+        "seed",
+        "knob_ranges",
+        "holdout",
+    ),
     "model": tuple(f.name for f in dataclasses.fields(ModelConfig)),
     "loss": tuple(f.name for f in dataclasses.fields(LossConfig)),
 }

@@ -4,7 +4,7 @@
 """
 
 from .check import DatasetReport, check_dataset
-from .loader import Dataset, Split, dataset_for, load_dataset, split_pairs
+from .loader import Dataset, Setting, Split, dataset_for, load_dataset, split_pairs
 from .pairs import Pair, dataset_name, every_pair, find_pairs, list_wavs
 from .sidecar import Sidecar, read_sidecar
 
@@ -12,6 +12,7 @@ __all__ = [
     "Dataset",
     "DatasetReport",
     "Pair",
+    "Setting",
     "Sidecar",
     "Split",
     "check_dataset",

@@ -18,8 +18,8 @@ from ..audio import SAMPLE_RATE_HZ, info, read_audio, resample
 from ..dsp.latency import estimate_latency
 from ..dsp.levels import FLOOR_DB, gain_to_db
 from ..errors import AudioError, ConfigError, DatasetError, NeuralFXError
-from .knobs import read_knobs
-from .pairs import Pair, dataset_name, every_pair, find_pairs
+from .knobs import KnobTable, read_knobs
+from .pairs import Pair, dataset_name, every_pair, find_pairs, setting_pairs
 
 MAX_LATENCY_SAMPLES = 4  # more than this and the model would have to predict the future
 MIN_DURATION_S = 10.0
@@ -74,6 +74,7 @@ class DatasetReport:
     warnings: list[str] = field(default_factory=list)
     sample_rate_hz: int = SAMPLE_RATE_HZ  # the rate of the corrected arrays
     dataset_errors: list[NeuralFXError] = field(default_factory=list)  # not of one pair
+    knobs: KnobTable | None = None  # knobs.csv: the pairs are its settings, in its order
 
     @property
     def errors(self) -> list[NeuralFXError]:
@@ -88,6 +89,14 @@ class DatasetReport:
         """Corrected (input, output) arrays, ready for ``loader.split_pairs``."""
         self.raise_for_errors()
         return [(p.x, p.y) for p in self.pairs]
+
+    def arrays_by_output(self) -> list[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+        """Each knob setting's corrected arrays, by its knobs.csv row."""
+        out = self.data_dir / "output"
+        return [
+            (r.pair.output_path.relative_to(out).as_posix(), xy)
+            for r, xy in zip(self.pairs, self.arrays)
+        ]
 
     def raise_for_errors(self) -> None:
         errors = self.errors
@@ -270,6 +279,7 @@ def check_dataset(
     latency_samples: int | None = None,
     raise_errors: bool = True,
     all_outputs: bool = False,
+    knob_ranges: dict[str, tuple[float, float]] | None = None,
 ) -> DatasetReport:
     """Check every pair of a dataset and return corrected arrays plus warnings.
 
@@ -277,17 +287,32 @@ def check_dataset(
     must share; a rate resamples every pair to it. ``latency_samples`` set means "the output
     lags by this much": it is removed and not measured. With ``raise_errors`` the first problem
     is raised as an AudioError or DatasetError (one line, with the count of the others).
-    ``all_outputs`` (for ``data check``) checks every output of a single input.
+    ``all_outputs`` (for ``data check``) checks every output of a single input. With a
+    ``knobs.csv`` (and no ``output_name``) every output it lists is a pair: one knob setting.
     """
     if sample_rate_hz and not MIN_RATE_HZ <= sample_rate_hz <= MAX_RATE_HZ:
         raise ConfigError(f"--sample-rate {sample_rate_hz}: use {MIN_RATE_HZ} to {MAX_RATE_HZ} Hz")
     root = Path(data_dir)
-    pairs = every_pair(root) if all_outputs and not output_name else find_pairs(root, output_name)
+    table, table_error = None, None
+    if not output_name:  # --output picks one setting: a model of that setting alone
+        try:
+            table = read_knobs(root, knob_ranges)
+        except DatasetError as exc:
+            if raise_errors:
+                raise
+            table_error = exc
+    if table is not None:
+        pairs = setting_pairs(root, list(table.settings))
+    elif all_outputs and not output_name:
+        pairs = every_pair(root)
+    else:
+        pairs = find_pairs(root, output_name)
     rate = sample_rate_hz or _first_rate(pairs)
     reports = [check_pair(p, rate, bool(sample_rate_hz), align, latency_samples) for p in pairs]
     report = DatasetReport(root, dataset_name(root, pairs), reports, sample_rate_hz=rate)
+    report.knobs = table
+    report.dataset_errors += [table_error] if table_error else check_settings(report)
     multi = [str(s.path) for r in reports for s in (r.input, r.output) if s and s.channels > 1]
-    _check_knobs(report)
     if multi:
         report.warnings.append(
             f"{len(multi)} file(s) have several channels (first: {multi[0]}); "
@@ -316,33 +341,20 @@ def _first_rate(pairs: list[Pair]) -> int:
     return rate
 
 
-def _check_knobs(report: DatasetReport) -> None:
-    """``knobs.csv``, when there is one: its rows, and settings that agree in rate and length."""
-    try:
-        table = read_knobs(report.data_dir)
-    except DatasetError as exc:
-        report.dataset_errors.append(exc)
-        return
-    if table is None:
-        return
-    out = report.data_dir / "output"
-    listed = [
-        r.output
-        for r in report.pairs
-        if r.output
-        and r.pair.output_path.is_relative_to(out)
-        and r.pair.output_path.relative_to(out).as_posix() in table.settings
-    ]
-    if not listed:
-        return
-    first = listed[0]
-    for s in listed[1:]:
-        if (s.sample_rate_hz, s.frames) != (first.sample_rate_hz, first.frames):
-            report.dataset_errors.append(
+def check_settings(report: DatasetReport) -> list[NeuralFXError]:
+    """The settings of one clean input are recordings of it: the same rate and length each."""
+    first: dict[Path, SignalStats] = {}
+    for r in report.pairs if report.knobs else []:
+        if r.output is None:
+            continue
+        s = first.setdefault(r.pair.input_path, r.output)
+        if (s.sample_rate_hz, s.frames) != (r.output.sample_rate_hz, r.output.frames):
+            o = r.output
+            return [
                 DatasetError(
-                    f"{s.path}: {s.frames} samples at {s.sample_rate_hz} Hz, but {first.path.name} "
-                    f"has {first.frames} at {first.sample_rate_hz} Hz; every knob setting must be "
+                    f"{o.path}: {o.frames} samples at {o.sample_rate_hz} Hz, but {s.path.name} "
+                    f"has {s.frames} at {s.sample_rate_hz} Hz; every knob setting must be "
                     "recorded from the same clean input"
                 )
-            )
-            return
+            ]
+    return []

@@ -28,6 +28,7 @@ class Knob:
     name: str
     lo: float
     hi: float
+    unit: str = ""  # from a header cell ``name[unit]``, e.g. drive[dB]; "" for a plain number
 
     def scale(self, value: float) -> float:
         """The model's input for ``value``: 0 at ``lo``, 1 at ``hi``."""
@@ -57,6 +58,52 @@ class KnobTable:
 
     def scaled(self, output: str) -> tuple[float, ...]:
         return tuple(k.scale(v) for k, v in zip(self.knobs, self.settings[output]))
+
+    def label(self, output: str) -> str:
+        """``drive=5,tone=3``: how a setting is named in logs, files and reports."""
+        return setting_label(self.names, self.settings[output])
+
+
+def setting_label(names: tuple[str, ...] | list[str], values: tuple[float, ...]) -> str:
+    return ",".join(f"{n}={v:g}" for n, v in zip(names, values))
+
+
+def knob_metadata(knobs: tuple[Knob, ...]) -> list[dict[str, object]]:
+    """What a model file says about its knob inputs, in input order (input 1 + i is knob i)."""
+    return [{"name": k.name, "unit": k.unit, "lo": k.lo, "hi": k.hi} for k in knobs]
+
+
+def parse_holdout(text: str, table: KnobTable) -> set[str]:
+    """``--holdout gain=5[,tone=3]`` -> the outputs at that setting (every condition holds)."""
+    conditions = []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        try:
+            if not (sep and name):
+                raise ValueError
+            v = float(value)
+        except ValueError:
+            raise DatasetError(
+                f"--holdout {text!r}: write knob=value[,knob=value], e.g. gain=5"
+            ) from None
+        if name not in table.names:
+            raise DatasetError(
+                f"--holdout {text!r}: no knob {name!r} in {table.path} ({', '.join(table.names)})"
+            )
+        conditions.append((table.names.index(name), v))
+    chosen = {
+        out
+        for out, values in table.settings.items()
+        if all(math.isclose(values[i], v, rel_tol=1e-9, abs_tol=1e-9) for i, v in conditions)
+    }
+    if not chosen:
+        have = sorted({table.label(o) for o in table.settings})
+        raise DatasetError(
+            f"--holdout {text!r}: no output of {table.path} is at that setting; "
+            f"the settings are {'; '.join(have[:8])}"
+        )
+    return chosen
 
 
 def parse_knob_range(text: str) -> tuple[str, float, float]:
@@ -91,7 +138,7 @@ def read_knobs(
         raise DatasetError(
             f"{path}: the first line must be the header file,<knob>[,<knob>...], e.g. file,gain"
         )
-    names = rows[0][1:]
+    names, units = zip(*(_name_and_unit(c) for c in rows[0][1:]))
     if len(names) > MAX_KNOBS:
         raise DatasetError(f"{path}: {len(names)} knobs; at most {MAX_KNOBS} are supported")
     if len(set(names)) < len(names) or not all(names):
@@ -129,7 +176,7 @@ def read_knobs(
                 f"{path}: knob {name} is {column[0]:g} in every row; a knob that never changes "
                 "cannot be learned: drop the column or record other settings"
             )
-        knob = Knob(name, lo, hi)
+        knob = Knob(name, lo, hi, units[i])
         for out, v in settings.items():
             knob.check(v[i], f"{path} ({out})")
         knobs.append(knob)
@@ -158,6 +205,14 @@ def merge_knobs(
     for file, cells in {**old, **new}.items():
         w.writerow([file, *cells])
     return write_text_atomic(path, buf.getvalue())
+
+
+def _name_and_unit(cell: str) -> tuple[str, str]:
+    """``drive[dB]`` -> ("drive", "dB"); ``gain`` -> ("gain", "")."""
+    if cell.endswith("]") and "[" in cell:
+        name, _, unit = cell[:-1].partition("[")
+        return name.strip(), unit.strip()
+    return cell, ""
 
 
 def _number(cell: str, name: str, where: str) -> float:

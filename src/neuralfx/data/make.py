@@ -21,6 +21,7 @@ import numpy as np
 
 from ..audio import info, read_wav, write_wav
 from ..config import check_plain_name
+from ..dsp.catalogue import CATALOGUE
 from ..dsp.chains import Chain, load_chain, make_stage
 from ..errors import DatasetError, EffectError
 from .builtin import slug
@@ -42,6 +43,15 @@ class Knob:
         stages = list(chain.stages)
         stages[self.stage] = make_stage(s.name, {**s.kwargs, self.param: value})
         return Chain(tuple(stages))
+
+
+def _units(chain: Chain, knobs: list[Knob]) -> list[str]:
+    """Each knob's unit from the catalogue ("" for a plugin's or a plain number)."""
+    units = []
+    for k in knobs:
+        spec = CATALOGUE.get(chain.stages[k.stage].name)
+        units.append(next((p.unit for p in spec.params if p.name == k.param), "") if spec else "")
+    return units
 
 
 def parse_knob(text: str, chain: Chain) -> Knob:
@@ -168,5 +178,6 @@ def make_outputs(
         )
         written.append(write_sidecar(root, sidecar))
     if knobs:
-        written.append(merge_knobs(root, names, rows))
+        header = [f"{n}[{u}]" if u else n for n, u in zip(names, _units(chain, knobs))]
+        written.append(merge_knobs(root, header, rows))
     return written

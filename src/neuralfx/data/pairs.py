@@ -133,3 +133,22 @@ def every_pair(data_dir: str | Path) -> list[Pair]:
         if len(names) < 2:
             raise
         return [pair for name in names for pair in find_pairs(root, name)]
+
+
+def setting_pairs(data_dir: str | Path, outputs: list[str]) -> list[Pair]:
+    """One pair per knob setting (``knobs.csv`` rows, paths relative to ``output/``): each
+    output with the single input, or with the input of its file name when there are several."""
+    root = Path(data_dir)
+    inputs = list_wavs(root / "input")
+    by_stem = {p.stem: p for p in inputs}
+    pairs = []
+    for out in outputs:
+        path = root / "output" / out
+        x = inputs[0] if len(inputs) == 1 else by_stem.get(path.stem)
+        if x is None:
+            raise DatasetError(
+                f"{path}: has no input of the same name in {root / 'input'}; with several "
+                "inputs each setting's output is named like its input (output/SETTING/X.wav)"
+            )
+        pairs.append(Pair(Path(out).with_suffix("").as_posix(), x, path))
+    return pairs

@@ -36,7 +36,8 @@ SUFFIXES = {"lab": ".lab.json", "native": ".native.json", "aidax": ".aidax.json"
 
 def default_format(model: RecurrentModel) -> str:
     """The lab's format where it can hold the model, RTNeural's native format otherwise."""
-    return "lab" if not len(model.convs) and model.rnn.num_layers == 1 else "native"
+    lab_fits = not len(model.convs) and model.rnn.num_layers == 1 and not model.knobs
+    return "lab" if lab_fits else "native"
 
 
 def model_to_dict(

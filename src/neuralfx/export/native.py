@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import ExportError, ModelFileError
+from ..data.knobs import MAX_KNOBS
 from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
@@ -100,7 +101,7 @@ def to_native_dict(model: RecurrentModel, metadata: dict[str, Any]) -> dict[str,
             ],
         }
     )
-    out: dict[str, Any] = {"in_shape": _shape(1)}
+    out: dict[str, Any] = {"in_shape": _shape(model.in_channels)}
     if model.skip:
         out["in_skip"] = 1  # AIDA-X's key: hosts that know it add the input without our metadata
     out["layers"] = layers
@@ -172,12 +173,19 @@ class _Reader:
         return out
 
 
-def _layer_list(d: dict[str, Any], r: _Reader) -> list[dict]:
+def _in_channels(d: dict[str, Any], r: _Reader) -> int:
+    """1 for audio alone, 1 + N for N knob inputs (at most MAX_KNOBS)."""
     in_shape = r.key(d, "in_shape", "the file")
-    if not isinstance(in_shape, list) or not in_shape or in_shape[-1] != 1:
+    width = in_shape[-1] if isinstance(in_shape, list) and in_shape else None
+    if type(width) is not int or not 1 <= width <= 1 + MAX_KNOBS:
         raise r.fail(
-            f"'in_shape' is {in_shape!r}; neuralfx models take one channel: [null, null, 1]"
+            f"'in_shape' is {in_shape!r}; neuralfx models take the audio and up to {MAX_KNOBS} "
+            "knobs: [null, null, 1] to [null, null, 4]"
         )
+    return width
+
+
+def _layer_list(d: dict[str, Any], r: _Reader) -> list[dict]:
     layers = r.key(d, "layers", "the file")
     if not isinstance(layers, list) or not layers:
         raise r.fail("'layers' is empty or not a list; export the model again")
@@ -192,9 +200,10 @@ def _layer_list(d: dict[str, Any], r: _Reader) -> list[dict]:
 def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dict[str, Any]]:
     """Rebuild the PyTorch model from native JSON (the exact inverse of ``to_native_dict``)."""
     r = _Reader(where)
+    in_channels = _in_channels(d, r)
     layers = _layer_list(d, r)
     meta = d.get(META_KEY) if isinstance(d.get(META_KEY), dict) else {}
-    i, width = 0, 1
+    i, width = 0, in_channels
     convs = []
     while i < len(layers) and layers[i]["type"] == "conv1d":
         what = f"layer {i} (conv1d)"
@@ -286,6 +295,7 @@ def from_native_dict(d: dict[str, Any], where: str) -> tuple[RecurrentModel, dic
         len(convs),
         conv_channels,
         conv_kernel,
+        in_channels - 1,
     )
     state: dict[str, torch.Tensor] = {}
     for k, (w, b, _, _) in enumerate(convs):

@@ -56,6 +56,7 @@ def build_model(cfg: ModelConfig) -> RecurrentModel:
         arch.conv_layers,
         cfg.conv_channels,
         cfg.conv_kernel,
+        cfg.knobs,
     )
 
 

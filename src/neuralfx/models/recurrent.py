@@ -44,6 +44,12 @@ class RecurrentModel(nn.Module):
 
     Attribute names are the lab's (``lstm``/``gru`` and ``dense``) so the state_dict keys are
     exactly what RTNeural's ``torch_helpers`` read.
+
+    With ``knobs`` N > 0 the input has ``1 + N`` channels: the audio sample, then each knob
+    scaled to 0..1, at every time step (what RTNeural and AIDA-X feed a conditioned model).
+    Every layer sees all of them, the conv front end included (for a constant knob a conv is
+    a learned offset), so the network is one plain RTNeural sequential model; the skip adds
+    the audio channel only.
     """
 
     def __init__(
@@ -55,12 +61,14 @@ class RecurrentModel(nn.Module):
         conv_layers: int = 0,
         conv_channels: int = 8,
         conv_kernel: int = 3,
+        knobs: int = 0,
     ):
         super().__init__()
         self.cell = cell
         self.skip = skip
+        self.knobs = knobs
         self.convs = nn.ModuleList()
-        in_size = 1
+        in_size = 1 + knobs
         for i in range(conv_layers):
             self.convs.append(CausalConv1d(in_size, conv_channels, conv_kernel, dilation=2**i))
             in_size = conv_channels
@@ -71,6 +79,10 @@ class RecurrentModel(nn.Module):
     @property
     def rnn(self) -> nn.Module:
         return getattr(self, self.cell)
+
+    @property
+    def in_channels(self) -> int:
+        return 1 + self.knobs
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         conv_state, rnn_state = state if state is not None else (None, None)
@@ -86,7 +98,7 @@ class RecurrentModel(nn.Module):
         h, rnn_state = recurrent_forward(self.rnn, h, rnn_state)
         y = self.dense(h)
         if self.skip:
-            y = y + x
+            y = y + x[..., :1]
         return y, (new_conv_state or None, rnn_state)
 
 

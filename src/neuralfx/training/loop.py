@@ -25,14 +25,16 @@ from ..audio import read_wav_at, write_wav
 from ..config import TrainConfig
 from ..data import Dataset, dataset_for
 from ..errors import ConfigError
-from ..export import load_recurrent_model, save_model
+from ..export import save_model
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
 from ..render import render_array
 from ..version import __version__
+from . import conditioning as knobs
 from . import runs
 from .device import pick_device, shard_count
 from .display import Reporter
+from .init_from import start_from
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
@@ -51,6 +53,8 @@ class TrainResult:
     parameters: int
     samples_per_s: float
     stopped_by: str
+    # knob data: each setting's test ESR (held-out ones marked); test_esr is the seen ones'
+    settings: tuple[dict[str, Any], ...] = ()
 
 
 def model_metadata(
@@ -93,28 +97,6 @@ def train(
         torch.set_num_threads(threads_before)
 
 
-def start_from(model: torch.nn.Module, path: str) -> None:
-    """``--init``: begin from another file's weights, which must be this run's architecture."""
-    if not path:
-        return
-    src, _ = load_recurrent_model(path)
-
-    def arch(m) -> str:
-        conv = f"{len(m.convs)} conv + " if len(m.convs) else ""
-        return f"{conv}{m.rnn.num_layers} x {m.cell.upper()}-{m.rnn.hidden_size}" + (
-            " with skip" if m.skip else ""
-        )
-
-    if arch(src) != arch(model):
-        flags = f"--model {src.cell} --hidden {src.rnn.hidden_size} --layers {src.rnn.num_layers}"
-        raise ConfigError(
-            f"--init {path}: is {arch(src)}, this run trains {arch(model)}: pass {flags}"
-            + (" --skip" if src.skip else "")
-            + " (or leave the model flags out to take the file's)"
-        )
-    model.load_state_dict(src.state_dict())
-
-
 class Trainer:
     """One run's objects: data, model, optimiser, schedule, progress, and where it writes."""
 
@@ -135,8 +117,9 @@ class Trainer:
             self.report.message(f"warning: {warning}")
         if resume:
             paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
+            knobs.check_resume(cfg, self.data.split, paths.root)
         else:
-            cfg, paths = runs.create_run(cfg)
+            cfg, paths = runs.create_run(knobs.conditioned_config(cfg, self.data.split))
         held.enter_context(runs.locked(paths))  # released when train() returns
         self.cfg, self.device, self.shards, self.pool = cfg, device, shards, pool
         self.paths = paths
@@ -216,14 +199,15 @@ class Trainer:
         cfg, p, device = self.cfg, self.progress, self.device
         seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
         offsets = torch.arange(seg_len, device=device)
-        batches = segment_batches(len(self.data.split.train_x), cfg, self.rng)
+        batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
         left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
         self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         for starts in batches:
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
-            x, y = self.train_x[idx].unsqueeze(-1), self.train_y[idx].unsqueeze(-1)
+            x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
+            x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
             states = [None] * len(xs)
             for c in range(cfg.chunks_per_segment):
@@ -266,9 +250,14 @@ class Trainer:
         """Validate on the whole block; on a record, write model.json (atomically) twice."""
         cfg, p, split = self.cfg, self.progress, self.data.split
         epoch = p.epoch
-        val_loss, val_esr = evaluate(
-            self.model, split.val_x, split.val_y, self.loss_fn, self.device
-        )
+        if split.settings:  # each setting from a zero state, side by side
+            val_loss, val_esr, _ = knobs.score_settings(
+                self.model, split.seen, "val", self.loss_fn, self.device
+            )
+        else:
+            val_loss, val_esr = evaluate(
+                self.model, split.val_x, split.val_y, self.loss_fn, self.device
+            )
         if not math.isfinite(val_loss):
             val_loss = float("inf")
         self.sched.step(val_loss)
@@ -288,7 +277,7 @@ class Trainer:
         else:
             p.since_best += 1
         if self.guitar is not None and epoch % cfg.render_every == 0:
-            self._render_guitar(f"{split.name}{epoch}.wav")
+            self._render_guitar(f"{split.name}{epoch}")
         p.rows.append(row)
         p.epoch = epoch + 1
         return row, record
@@ -315,9 +304,22 @@ class Trainer:
                 f"{self.paths.root}: no epoch completed; raise --budget or --max-epochs"
             )
         self.model.load_state_dict(p.best_state)
-        _, test_esr = evaluate(self.model, split.test_x, split.test_y, self.loss_fn, self.device)
+        scores: list[dict[str, Any]] = []
+        if split.settings:
+            scores = knobs.setting_scores(self.model, split, self.loss_fn, self.device)
+            _, test_esr, _ = knobs.score_settings(
+                self.model, split.seen, "test", self.loss_fn, self.device
+            )
+        else:
+            _, test_esr = evaluate(
+                self.model, split.test_x, split.test_y, self.loss_fn, self.device
+            )
+        by_setting = {"test_esr_by_setting": {s["label"]: s["test_esr"] for s in scores}}
         model_path = self._save_models(
-            epoch=p.best_epoch, val_esr=p.best_val_esr, test_esr=test_esr
+            epoch=p.best_epoch,
+            val_esr=p.best_val_esr,
+            test_esr=test_esr,
+            **(by_setting if scores else {}),
         )
         speed = float(np.mean([r["samples_per_s"] for r in p.rows])) if p.rows else 0.0
         result = TrainResult(
@@ -331,6 +333,7 @@ class Trainer:
             count_parameters(self.model),
             speed,
             stopped_by,
+            tuple(scores),
         )
         runs.save_result(
             self.paths,
@@ -339,10 +342,14 @@ class Trainer:
         renders = ""
         if self.guitar is not None:
             # the per-epoch renders show progress; this one is what the saved model sounds like
-            best = self._render_guitar(f"{split.name}_best.wav")
+            best = self._render_guitar(f"{split.name}_best")
             renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>.wav, best model: {best}"
+        for s in scores:
+            held = "  (held out: never trained or validated on)" if s["holdout"] else ""
+            self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
         self.report.message(
-            f"test ESR {test_esr:.5f} (best epoch {p.best_epoch}, {p.epoch} epochs, "
+            f"test ESR {test_esr:.5f}{' over the trained settings' if scores else ''} "
+            f"(best epoch {p.best_epoch}, {p.epoch} epochs, "
             f"{p.train_seconds:.0f} s, stopped by {stopped_by})\n"
             f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
         )
@@ -357,12 +364,24 @@ class Trainer:
             self.data.sample_rate_hz,
             # removed from the data by --align/--latency: a plugin reports it to its host
             latency_samples=self.data.latency_samples,
+            **knobs.knob_model_metadata(self.data.split),
             **extra,
         )
         path = save_model(self.model, self.paths.model, meta)
         save_model(self.model, self.out_dir / "model.json", meta)
         return path
 
-    def _render_guitar(self, name: str) -> Path:
-        audio = render_array(self.model, self.guitar, device=self.device)
-        return write_wav(self.out_dir / name, audio, self.data.sample_rate_hz)
+    def _render_guitar(self, stem: str) -> Path:
+        """``stem.wav``; for knob data ``stem_<setting>.wav`` at a few settings (the first is
+        returned)."""
+        split, rate = self.data.split, self.data.sample_rate_hz
+        if not split.settings:
+            audio = render_array(self.model, self.guitar, device=self.device)
+            return write_wav(self.out_dir / f"{stem}.wav", audio, rate)
+        written = []
+        for s in knobs.demo_settings(split):
+            audio = render_array(
+                self.model, knobs.demo_input(self.guitar, split, s), device=self.device
+            )
+            written.append(write_wav(self.out_dir / f"{stem}_{s.label}.wav", audio, rate))
+        return written[0]

@@ -14,18 +14,31 @@ import torch
 from ..config import TrainConfig
 from ..losses import esr
 from ..models import detach_state
-from ..render import render_array
+from ..render import render_array, render_batch
 
 
 def segment_samples(cfg: TrainConfig) -> int:
     return cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
 
 
-def segment_batches(n: int, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
-    """Random segment starts covering about the whole training block once per epoch."""
+def segment_batches(
+    bounds: list[tuple[int, int]], cfg: TrainConfig, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Random segment starts covering about the whole training block once per epoch.
+
+    With several ``bounds`` (knob settings), each segment stays inside one of them and every
+    setting gets the same share of segments, in a random order, whatever its length.
+    """
     seg = segment_samples(cfg)
+    n = sum(hi - lo for lo, hi in bounds)
     count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
-    starts = rng.integers(0, n - seg + 1, size=count)
+    if len(bounds) == 1:
+        ((lo, hi),) = bounds
+        starts = lo + rng.integers(0, hi - lo - seg + 1, size=count)
+    else:
+        lo, hi = np.array(bounds).T
+        which = rng.permutation(np.arange(count) % len(bounds))
+        starts = lo[which] + rng.integers(0, hi[which] - lo[which] - seg + 1)
     return [starts[i : i + cfg.batch_size] for i in range(0, count, cfg.batch_size)]
 
 
@@ -56,3 +69,28 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[floa
         torch.set_num_threads(threads)
     loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
     return float(loss), esr(y, pred)
+
+
+@torch.inference_mode()
+def evaluate_blocks(
+    model, blocks: list[tuple[np.ndarray, np.ndarray]], loss_fn, device
+) -> tuple[float, float, list[float]]:
+    """Loss and ESR over several blocks (knob settings), each from a zero state, plus each
+    block's ESR. Blocks of one length render side by side, as one batch."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    preds: list[np.ndarray | None] = [None] * len(blocks)
+    try:
+        by_length: dict[int, list[int]] = {}
+        for i, (x, _) in enumerate(blocks):
+            by_length.setdefault(len(x), []).append(i)
+        for idx in by_length.values():
+            out = render_batch(model, np.stack([blocks[i][0] for i in idx]), device=device)
+            for i, row in zip(idx, out):
+                preds[i] = row
+    finally:
+        torch.set_num_threads(threads)
+    pred = np.concatenate(preds)
+    y = np.concatenate([b[1] for b in blocks])
+    loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
+    return float(loss), esr(y, pred), [esr(b[1], p) for b, p in zip(blocks, preds)]

@@ -1,0 +1,86 @@
+"""What training does differently for knob data: the model's inputs, scores per setting,
+and the few settings the guitar demo is rendered at.
+
+Everything else (segments, steps, records, resume) is the one loop in ``loop.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..config import TrainConfig
+from ..data import Setting, Split
+from ..data.knobs import knob_metadata
+from ..errors import RunError
+from ..render import with_knobs
+from .tbptt import evaluate_blocks
+
+MAX_DEMO_SETTINGS = 4
+
+
+def conditioned_config(cfg: TrainConfig, split: Split) -> TrainConfig:
+    """The run's config with the model taking one input per knob of the data."""
+    if cfg.model.knobs == len(split.knobs):
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, knobs=len(split.knobs)))
+
+
+def check_resume(cfg: TrainConfig, split: Split, run: object) -> None:
+    """A run resumes on the data it started with: the same number of knobs."""
+    if cfg.model.knobs != len(split.knobs):
+        raise RunError(
+            f"{run}: was trained with {cfg.model.knobs} knob input(s), the data now has "
+            f"{len(split.knobs)} ({split.name}); restore its knobs.csv or start a new run"
+        )
+
+
+def score_settings(model, settings: list[Setting], part: str, loss_fn, device):
+    """(loss, ESR over all of them, each one's ESR) on the ``val`` or ``test`` blocks."""
+    blocks = [(getattr(s, f"{part}_x"), getattr(s, f"{part}_y")) for s in settings]
+    return evaluate_blocks(model, blocks, loss_fn, device)
+
+
+def setting_scores(model, split: Split, loss_fn, device) -> list[dict[str, Any]]:
+    """Every setting's test ESR, held-out ones included, for result.json and the report."""
+    _, _, esrs = score_settings(model, list(split.settings), "test", loss_fn, device)
+    return [
+        {
+            "output": s.output,
+            "label": s.label,
+            "knobs": dict(zip((k.name for k in split.knobs), s.values)),
+            "holdout": s.holdout,
+            "test_esr": e,
+        }
+        for s, e in zip(split.settings, esrs)
+    ]
+
+
+def knob_model_metadata(split: Split) -> dict[str, Any]:
+    """The knob inputs (name, unit, range; input 1 + i is knob i) and the held-out settings."""
+    if not split.knobs:
+        return {}
+    return {
+        "knobs": knob_metadata(split.knobs),
+        "holdout": [s.label for s in split.settings if s.holdout],
+    }
+
+
+def demo_settings(split: Split) -> list[Setting]:
+    """The settings the guitar demo is rendered at: the lowest and the highest (by their
+    values), every held-out one, and a middle one while there is room."""
+    if not split.settings:
+        return []
+    by_value = sorted(split.settings, key=lambda s: s.values)
+    picks = [by_value[0], by_value[-1]] + [s for s in split.settings if s.holdout]
+    picks.append(by_value[len(by_value) // 2])
+    unique = list({s.output: s for s in picks}.values())
+    return sorted(unique[:MAX_DEMO_SETTINGS], key=lambda s: s.values)
+
+
+def demo_input(audio: np.ndarray, split: Split, setting: Setting) -> np.ndarray:
+    """The guitar demo at one setting: the model's ``(time, 1 + N)`` input."""
+    scaled = [k.scale(v) for k, v in zip(split.knobs, setting.values)]
+    return with_knobs(audio, scaled)
