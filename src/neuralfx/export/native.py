@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from ..errors import ExportError, ModelFileError
 from ..data.knobs import MAX_KNOBS
+from ..errors import ExportError, ModelFileError
 from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
