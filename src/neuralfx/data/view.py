@@ -9,7 +9,8 @@ import numpy as np
 from scipy import signal
 
 from ..audio import SAMPLE_RATE_HZ, write_bytes_atomic
-from .check import DatasetReport, read_with_stats
+from .check import DatasetReport
+from .pair_check import read_with_stats
 
 
 def print_report(report: DatasetReport, console=None) -> None:
