@@ -65,6 +65,16 @@ def print_report(report: DatasetReport, console=None) -> None:
                 verdict,
             )
     console.print(table)
+    if report.knobs is not None:
+        t = report.knobs
+        ranges = ", ".join(
+            f"{k.name} {k.lo:g}..{k.hi:g}{' ' + k.unit if k.unit else ''}" for k in t.knobs
+        )
+        console.print(
+            f"knobs: {ranges}; {len(t.settings)} settings ({t.path.name}): "
+            "`neuralfx train` learns them in one model (--holdout NAME=VALUE keeps one for scoring)",
+            highlight=False,
+        )
     for e in report.errors:
         console.print(f"[red]error[/]: {e}", highlight=False)
     for w in report.all_warnings:
