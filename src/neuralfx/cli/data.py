@@ -41,8 +41,11 @@ def cmd_init(args) -> int:
     )
     for kind, path in made.items():
         print(f"{kind:7s} {path}")
-    if args.knob:  # one model per setting for now: --output picks the setting
-        print(f"next: neuralfx data check {args.data}; neuralfx train {args.data} --output NAME")
+    if args.knob:  # one conditioned model of every setting
+        print(
+            f"next: neuralfx data check {args.data}; neuralfx train {args.data} "
+            "(add --holdout NAME=VALUE to score a setting it never trains on)"
+        )
     else:
         print(f"next: neuralfx train {args.data}")
     return 0
