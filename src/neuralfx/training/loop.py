@@ -343,7 +343,8 @@ class Trainer:
         if self.guitar is not None:
             # the per-epoch renders show progress; this one is what the saved model sounds like
             best = self._render_guitar(f"{split.name}_best")
-            renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>.wav, best model: {best}"
+            at = "_<setting>" if split.settings else ""
+            renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
         for s in scores:
             held = "  (held out: never trained or validated on)" if s["holdout"] else ""
             self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
