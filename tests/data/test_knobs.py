@@ -106,3 +106,26 @@ def test_init_builds_a_parametric_demo(tmp_path, capsys):
     y0 = sf.read(d / "output" / "softclip_drive_db=0.wav", dtype="float32")[0]
     y30 = sf.read(d / "output" / "softclip_drive_db=30.wav", dtype="float32")[0]
     assert np.max(np.abs(y30)) > np.max(np.abs(y0)) and len(y30) == len(x)
+
+
+def test_units_ride_in_the_header_and_check_takes_the_range_flag(tmp_path, capsys):
+    _outputs(tmp_path, "a.wav", "b.wav")
+    _table(tmp_path, "file,drive[dB],tone\na.wav,0,1\nb.wav,12,2\n")
+    t = read_knobs(tmp_path)
+    assert [(k.name, k.unit) for k in t.knobs] == [("drive", "dB"), ("tone", "")]
+    assert t.label("b.wav") == "drive=12,tone=2"
+    (tmp_path / "input").mkdir()
+    sf.write(tmp_path / "input" / "x.wav", noise(1.0), SR, subtype="FLOAT")
+    assert main(["data", "check", str(tmp_path), "--knob-range", "drive=0:24"]) == 0
+    assert "drive 0..24 dB" in " ".join(capsys.readouterr().out.split())
+    code = main(["data", "check", str(tmp_path), "--knob-range", "drive=0:6"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "outside its range 0..6" in err and len(err.splitlines()) == 1
+
+
+def test_make_writes_the_catalogue_unit(tmp_path):
+    (tmp_path / "input").mkdir()
+    sf.write(tmp_path / "input" / "x.wav", noise(1.0), SR, subtype="FLOAT")
+    make_outputs(tmp_path, "softclip", "s", knob="drive_db=0,12")
+    assert (tmp_path / KNOBS_FILE).read_text().splitlines()[0] == "file,drive_db[dB]"
+    assert read_knobs(tmp_path).knobs[0].unit == "dB"

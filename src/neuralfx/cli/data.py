@@ -61,6 +61,7 @@ def cmd_data_make(args) -> int:
 
 def cmd_data_check(args) -> int:
     from ..data.check import check_dataset
+    from ..data.knobs import parse_knob_range
     from ..data.view import plot_report, print_report
 
     report = check_dataset(
@@ -71,6 +72,7 @@ def cmd_data_check(args) -> int:
         args.latency,
         raise_errors=False,
         all_outputs=True,
+        knob_ranges={n: (lo, hi) for n, lo, hi in map(parse_knob_range, args.knob_range)},
     )
     print_report(report)
     if args.plot:
@@ -128,6 +130,13 @@ def add_data(sub) -> None:
     p.add_argument("--align", action="store_true", help="remove the measured output latency")
     p.add_argument("--latency", type=int, help="output latency in samples to remove")
     p.add_argument("--plot", action="store_true", help="write DATA/check.png")
+    p.add_argument(
+        "--knob-range",
+        action="append",
+        default=[],
+        metavar="NAME=LO:HI",
+        help="a knob's range, as for train (repeat)",
+    )
     p.set_defaults(func=cmd_data_check)
     p = sub.add_parser("effects", help="list the effect catalogue or a VST3 plugin's parameters")
     p.add_argument("--plugin", metavar="PATH", help="a .vst3 plugin to list")
