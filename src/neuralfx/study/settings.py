@@ -39,7 +39,7 @@ def held_caption(record: RunRecord) -> str:
         return "no setting held out"
     named = "; ".join(held[:MAX_HELD_NAMED])
     more = f" and {len(held) - MAX_HELD_NAMED} more" if len(held) > MAX_HELD_NAMED else ""
-    return f"held out (never trained or validated on): {named}{more}"
+    return f"held out, never trained or validated on: {named}{more}"
 
 
 def esr_by_setting(record: RunRecord, path: Path) -> Path:
@@ -89,7 +89,7 @@ def esr_by_setting(record: RunRecord, path: Path) -> Path:
                 markeredgewidth=2,
             )[0]
         )
-        labels.append(held_caption(record).replace(" (never trained or validated on)", ""))
+        labels.append(held_caption(record).replace(", never trained or validated on", ""))
     overall = record.row.get("test_esr")
     if _positive(overall):
         handles.append(ax.axhline(overall, color="grey", linestyle="--", linewidth=1))
@@ -131,7 +131,7 @@ def settings_markdown(record: RunRecord) -> str:
     """A knob run's per-setting table in markdown, under a heading naming the run."""
     head, rows = _rows(record)
     lines = [
-        f"Test ESR of `{record.row['run']}` at each knob setting ({held_caption(record)}):",
+        f"Test ESR of `{record.row['run']}` at each knob setting; {held_caption(record)}.",
         "",
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * (len(head) - 3) + "---|---:|",
