@@ -121,6 +121,7 @@ def test_markdown_block_is_refreshed_and_the_findings_kept(study, tmp_path, caps
     assert "![Test ESR per effect and model](study/esr_heatmap.png)" in text
     assert (md.parent / "study" / "esr_heatmap.png").is_file()
     assert "| softclip | conv-lstm | 8 |" in text and f"neuralfx sweep {study.parent}" in text
+    assert "held-out" not in text  # no run held a setting out: no empty column
     md.write_text(text.replace("_To be written from the table above._", "LSTMs win."))
     assert main(["report", str(study), "--markdown", str(md)]) == 0
     again = md.read_text()

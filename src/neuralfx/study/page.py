@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from ..training.runs import RunPaths
 from . import plots, settings
-from .records import COLUMNS, RunRecord, fmt
+from .records import RunRecord, columns, fmt
 
 
 def _stale(png: Path, record: RunRecord) -> bool:
@@ -58,14 +58,15 @@ def render_page(
         return html.escape(quote(os.path.relpath(p, page_dir).replace(os.sep, "/")))
 
     e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for _, h in [("run", "run"), *COLUMNS])
+    cols = columns([r.row for r in records])
+    head = "".join(f"<th>{e(h)}</th>" for _, h in [("run", "run"), *cols])
     body = []
     for r in records:
         cells = [f'<td><a href="#{e(r.row["run"])}">{e(r.row["run"])}</a></td>']
         cells += [
             f'<td class="{"" if k in ("effect", "model", "loss") else "n"}">'
             f"{e(fmt(k, r.row.get(k)))}</td>"
-            for k, _ in COLUMNS
+            for k, _ in cols
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     out = [

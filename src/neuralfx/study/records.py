@@ -124,14 +124,22 @@ def fmt(key: str, value: Any) -> str:
     return str(value)
 
 
+def columns(rows: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The tables' columns; held-out ESR only when a run held settings out (the CSV keeps it)."""
+    if any(r.get("holdout_esr") is not None for r in rows):
+        return COLUMNS
+    return tuple(c for c in COLUMNS if c[0] != "holdout_esr")
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
+    cols = columns(rows)
     lines = [
-        "| " + " | ".join(h for _, h in COLUMNS) + " |",
+        "| " + " | ".join(h for _, h in cols) + " |",
         "|"
-        + "|".join("---:" if k not in ("effect", "model", "loss") else "---" for k, _ in COLUMNS)
+        + "|".join("---:" if k not in ("effect", "model", "loss") else "---" for k, _ in cols)
         + "|",
     ]
-    lines += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    lines += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
