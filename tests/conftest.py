@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from study_fixtures import resumed  # noqa: F401 (a session fixture for tests/study)
+from study_fixtures import knob_run, knob_study, resumed  # noqa: F401 (session fixtures)
 from utils import make_pair, noise
 
 

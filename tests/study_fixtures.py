@@ -95,3 +95,49 @@ def resumed(tmp_path_factory):
         "summary": summary,
         "lines": lines,
     }
+
+
+# 1 effect with a 4-setting knob grid (one held out) x 1 model of 8 units, 2 short epochs.
+KNOB_TINY = """
+budget_s = 0
+max_epochs = 2
+duration_s = 3
+effects = [{name = "drive", spec = "softclip", knob = "drive_db=0:24:4", holdout = "drive_db=16"}]
+models = ["lstm"]
+hidden_sizes = [8]
+
+[train]
+warmup_samples = 256
+chunk_samples = 512
+chunks_per_segment = 2
+batch_size = 16
+"""
+KNOB_RUN = "drive-lstm8-s0"
+
+
+@pytest.fixture(scope="session")
+def knob_study(tmp_path_factory):
+    """The knob study swept once, in this process (one run: no pool to start)."""
+    root = tmp_path_factory.mktemp("knobsweep")
+    study, out = root / "knob.toml", root / "study"
+    study.write_text(KNOB_TINY)
+    lines: list[str] = []
+    summary = sweep(study, jobs=1, out=out, echo=lines.append)
+    return {"out": out, "study": study, "summary": summary, "lines": lines}
+
+
+@pytest.fixture(scope="session")
+def knob_run(tmp_path_factory):
+    """`neuralfx train` on a `data make --knob` grid with one setting held out, renders on."""
+    from utils import fast_config, noise
+
+    import neuralfx
+    from neuralfx.audio import write_wav
+    from neuralfx.data.make import make_outputs
+
+    root = tmp_path_factory.mktemp("knobrun") / "data"
+    write_wav(root / "input" / "riff.wav", noise(6))
+    make_outputs(root, "softclip", "sc", knob="drive_db=0:24:4")
+    write_wav(root / "guitar.wav", noise(1.0, seed=3))
+    cfg = fast_config(root, max_epochs=3, holdout=("drive_db=16",), render_every=2)
+    return neuralfx.train(cfg)

@@ -61,6 +61,24 @@ def test_analysis_scores_the_very_samples_training_scored(tmp_path):
     assert meta["latency_samples"] == 25  # removed, recorded for the plugin to report
 
 
+def test_analysis_scores_each_knob_setting_as_training_did(knob_run, capsys):
+    """A knob run's analysis (as `neuralfx report` makes it) rescores from model.json and
+    config.json alone: every setting's test ESR (the held-out one included) and the trained
+    settings' together are training's to the last digit; the held-out ESR is its setting's."""
+    assert main(["report", str(knob_run.run_dir)]) == 0, capsys.readouterr().err
+    analysis = json.loads((knob_run.run_dir / "analysis.json").read_text())
+    result = json.loads((knob_run.run_dir / "result.json").read_text())
+    assert analysis["settings"] == result["settings"] == list(knob_run.settings)
+    assert analysis["seen_test_esr"] == result["test_esr"] == knob_run.test_esr
+    held = [s for s in result["settings"] if s["holdout"]]
+    assert [s["label"] for s in held] == ["drive_db=16"]
+    assert analysis["holdout_esr"] == pytest.approx(held[0]["test_esr"], rel=1e-6)
+    # the four settings' test blocks scored as one carried-state block would not agree
+    split = dataset_for(neuralfx.config.load_config(knob_run.run_dir / "config.json")).split
+    model, _ = load_model(knob_run.model_path)
+    assert esr(split.test_y, render_array(model, split.test_x)) != knob_run.test_esr
+
+
 def test_a_48k_dataset_trains_at_48k_and_its_model_refuses_44k_audio(tmp_path, capsys):
     assert (
         main(

@@ -1,13 +1,16 @@
 """neuralfx sweep: grid, strict study files, parallel runs, kill-and-resume, the Ray backend."""
 
 import importlib.util
+import json
 import math
 import os
+from urllib.parse import quote
 
 import pytest
-from study_fixtures import PNG, RUNS, TINY, _finished, _rows
+from study_fixtures import KNOB_RUN, PNG, RUNS, TINY, _finished, _rows
 
 from neuralfx.cli import main
+from neuralfx.config import load_config
 from neuralfx.errors import ConfigError
 from neuralfx.study.spec import grid, parse_study
 from neuralfx.study.sweep import make_datasets, sweep
@@ -53,6 +56,50 @@ def test_sweep_writes_table_plots_and_report(resumed):
     for r in RUNS:
         assert (out / "runs" / r / "guitar_model.wav").is_file()
         assert f'src="runs/{r}/guitar_model.wav"' in page
+
+
+def test_a_knob_study_trains_one_conditioned_model_and_reports(knob_study):
+    out, summary = knob_study["out"], knob_study["summary"]
+    assert not summary.failed and [o["run"] for o in summary.outcomes] == [KNOB_RUN]
+    run = out / "runs" / KNOB_RUN
+    result = json.loads((run / "result.json").read_text())
+    assert [s["label"] for s in result["settings"]] == [f"drive_db={v}" for v in (0, 8, 16, 24)]
+    cfg = load_config(run / "config.json")
+    assert cfg.holdout == ("drive_db=16",) and cfg.model.knobs == 1 and cfg.output_name == ""
+    (row,) = _rows(out / "results.csv")
+    held = next(s["test_esr"] for s in result["settings"] if s["holdout"])
+    assert float(row["test_esr"]) == result["test_esr"]
+    assert float(row["holdout_esr"]) == pytest.approx(held, rel=1e-6)
+    page = (out / "report.html").read_text()
+    assert f'src="plots/settings/{KNOB_RUN}.png"' in page and '<tr class="held">' in page
+    for label in ("drive_db=0", "drive_db=16", "drive_db=24"):
+        assert f'src="data/drive/{quote(f"guitar_target_{label}.wav")}"' in page
+        assert f'src="runs/{KNOB_RUN}/{quote(f"guitar_model_{label}.wav")}"' in page
+    md = (out / "results.md").read_text()
+    assert "| drive_db=16 | 16 | held out |" in md
+    # swept again: nothing retrained, the dataset reused as it is
+    stamp = (run / "checkpoint.pt").stat().st_mtime_ns
+    again = sweep(knob_study["study"], out=out, echo=lambda _: None)
+    assert again.outcomes == [] and (run / "checkpoint.pt").stat().st_mtime_ns == stamp
+
+
+def test_a_knob_dataset_is_not_reused_for_another_grid(tmp_path):
+    def study(**kw):
+        return parse_study(
+            {"effects": [{"name": "drive", "spec": "softclip", **kw}], "duration_s": 2}
+        )
+
+    make_datasets(study(knob="drive_db=0:12:2"), tmp_path)
+    data = tmp_path / "data" / "drive"
+    assert (data / "knobs.csv").read_text().splitlines()[1:] == [
+        "drive_drive_db=0.wav,0",
+        "drive_drive_db=12.wav,12",
+    ]
+    assert (data / "guitar_target_drive_db=12.wav").is_file()
+    with pytest.raises(ConfigError, match="output/drive_drive_db=12 was not made by the study"):
+        make_datasets(study(knob="drive_db=0:24:2"), tmp_path)
+    with pytest.raises(ConfigError, match="was made with a knob grid, the study now has none"):
+        make_datasets(study(), tmp_path)
 
 
 def test_rerun_of_a_finished_study_trains_nothing(resumed):
@@ -136,6 +183,23 @@ BAD = [
     (OK + "[[losses]]\nesr_wieght = 1.0", "study.losses[0]: unknown key 'esr_wieght'"),
     ("budget_s = 10", "study.effects: missing"),
     ("effects = [", "not valid TOML"),
+    ('effects = [{spec = "softclip", knob = "drve_db=0:24:4"}]', "study.effects[0].knob: 'drve"),
+    ('effects = [{spec = "softclip", knob = "drive_db=0:99:4"}]', "study.effects[0].knob"),
+    ('effects = [{spec = "softclip", knob = 3}]', "study.effects[0].knob"),
+    ('effects = [{spec = "softclip", holdout = "drive_db=8"}]', "study.effects[0].holdout"),
+    (
+        'effects = [{spec = "softclip", knob = "drive_db=0:24:4", holdout = "drive_db=15"}]',
+        "study.effects[0].holdout[0]: 'drive_db=15' is not a setting",
+    ),
+    (
+        'effects = [{spec = "softclip", knob = "drive_db=0:24:4", holdout = ["gain=1"]}]',
+        "study.effects[0].holdout[0]: no knob 'gain'",
+    ),
+    (
+        'effects = [{spec = "softclip", knob = "drive_db=0:8:2", holdout = ["drive_db=0", '
+        '"drive_db=8"]}]',
+        "study.effects[0].holdout: holds out every setting",
+    ),
 ]
 
 

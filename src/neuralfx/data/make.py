@@ -90,6 +90,28 @@ def parse_knob(text: str, chain: Chain) -> Knob:
     return knob
 
 
+def knob_grid(
+    chain: Chain, name: str, knob: str | list[str] | None
+) -> tuple[list[Knob], list[str], list[tuple[str, Chain, tuple[float, ...]]]]:
+    """The knobs, their knobs.csv names and every (output name, chain, values) of the grid;
+    without knobs, the one output ``name``. Sweeps use it to check a dataset they reuse."""
+    texts = [knob] if isinstance(knob, str) else list(knob or [])
+    if len(texts) > MAX_KNOBS:
+        raise EffectError(f"--knob given {len(texts)} times; at most {MAX_KNOBS} knobs")
+    knobs = [parse_knob(t, chain) for t in texts]
+    names = [k.param for k in knobs]
+    if len(set(names)) < len(names):
+        names = [f"{chain.stages[k.stage].name}.{k.param}" for k in knobs]
+    variants = []
+    for values in itertools.product(*(k.values for k in knobs)):
+        variant = chain
+        for k, v in zip(knobs, values):
+            variant = k.apply(variant, v)
+        label = "_".join(f"{k.param}={v:g}" for k, v in zip(knobs, values))
+        variants.append((f"{name}_{label}" if knobs else name, variant, tuple(values)))
+    return knobs, names, variants
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -116,20 +138,7 @@ def make_outputs(
     text = os.fspath(effect)
     name = name or slug(Path(text).stem if text.lower().endswith((".json", ".toml")) else text)
     check_plain_name(name, "--name")
-    texts = [knob] if isinstance(knob, str) else list(knob or [])
-    if len(texts) > MAX_KNOBS:
-        raise EffectError(f"--knob given {len(texts)} times; at most {MAX_KNOBS} knobs")
-    knobs = [parse_knob(t, chain) for t in texts]
-    names = [k.param for k in knobs]
-    if len(set(names)) < len(names):
-        names = [f"{chain.stages[k.stage].name}.{k.param}" for k in knobs]
-    variants = []
-    for values in itertools.product(*(k.values for k in knobs)):
-        variant = chain
-        for k, v in zip(knobs, values):
-            variant = k.apply(variant, v)
-        label = "_".join(f"{k.param}={v:g}" for k, v in zip(knobs, values))
-        variants.append((f"{name}_{label}" if knobs else name, variant, values))
+    knobs, names, variants = knob_grid(chain, name, knob)
     single = len(inputs) == 1
 
     def target(out: str, x: Path) -> Path:

@@ -4,6 +4,10 @@
 test block, the real-time factor of the exported model.json) and ``RUN/guitar_model.wav`` (the
 best model playing the guitar demo). The sweep calls it in the worker that trained the run;
 ``neuralfx report RUN`` calls it for a run that has no analysis yet.
+
+A knob run is rescored setting by setting through ``conditioning.test_scores``, the function
+training scored it with, so the report's per-setting figures are training's to the last digit;
+its spectra and guitar renders (``guitar_model_<setting>.wav``) are at the demo settings.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from scipy.signal import welch
 
 from ..audio import read_wav_at, write_text_atomic, write_wav
 from ..config import load_config
-from ..data import dataset_for
+from ..data import Split, dataset_for, read_sidecar
+from ..data.knobs import knob_metadata
 from ..dsp.chains import Chain
 from ..export import load_model
+from ..losses import EffectLoss
 from ..render import render_array
+from ..training import conditioning
 from ..training.runs import RunPaths
 
 RTF_AUDIO_S = 2.0
@@ -55,27 +62,70 @@ def analyse_run(run_dir: str | Path, guitar: Path | None, info: dict[str, Any]) 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the real-time factor is quoted for one thread, like a plugin
     try:
-        n = min(len(split.test_x), int(SPECTRUM_S * rate))
-        prediction = render_array(model, split.test_x[:n])
+        if split.settings:
+            loss = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
+            measured = knob_analysis(model, split, loss, paths, guitar)
+        else:
+            measured = {"spectrum": block_spectrum(model, split.test_x, split.test_y, rate)}
+            if guitar is not None:
+                audio = render_array(model, read_wav_at(guitar, rate))
+                write_wav(paths.guitar_render, audio, rate)
         rtf_python = python_rtf(model, rate)
-        if guitar is not None:
-            write_wav(paths.guitar_render, render_array(model, read_wav_at(guitar, rate)), rate)
     finally:
         torch.set_num_threads(threads)
-    freq, target_db = spectrum_db(split.test_y[:n], rate)
-    _, prediction_db = spectrum_db(prediction, rate)
-    result = {
-        **info,
-        "rtf_python": rtf_python,
-        "rtf_cpp": cpp_rtf(paths.model),
-        "spectrum": {
-            "freq_hz": freq.tolist(),
-            "target_db": target_db.tolist(),
-            "prediction_db": prediction_db.tolist(),
-        },
-    }
+    result = {**info, "rtf_python": rtf_python, "rtf_cpp": cpp_rtf(paths.model), **measured}
     write_text_atomic(paths.analysis, json.dumps(result) + "\n")
     return result
+
+
+def block_spectrum(model, x: np.ndarray, y: np.ndarray, rate: int) -> dict[str, list[float]]:
+    """Target and prediction spectra over the first ``SPECTRUM_S`` of a test block."""
+    n = min(len(x), int(SPECTRUM_S * rate))
+    freq, target_db = spectrum_db(y[:n], rate)
+    _, prediction_db = spectrum_db(render_array(model, x[:n]), rate)
+    return {
+        "freq_hz": freq.tolist(),
+        "target_db": target_db.tolist(),
+        "prediction_db": prediction_db.tolist(),
+    }
+
+
+def knob_analysis(
+    model, split: Split, loss_fn, paths: RunPaths, guitar: Path | None
+) -> dict[str, Any]:
+    """Every setting's test ESR as training scored it, the held-out settings' together, and
+    at each demo setting the spectra of its test block and the guitar render."""
+    test_esr, scores = conditioning.test_scores(model, split, loss_fn, "cpu")
+    held = [s for s in split.settings if s.holdout]
+    holdout_esr = None
+    if held:
+        holdout_esr = conditioning.score_settings(model, held, "test", loss_fn, "cpu")[1]
+    rate = split.sample_rate_hz
+    clean = read_wav_at(guitar, rate) if guitar is not None else None
+    demo, spectra = [], []
+    esr_at = {s["label"]: s["test_esr"] for s in scores}
+    for s in conditioning.demo_settings(split):
+        entry = {"label": s.label, "output": s.output, "holdout": s.holdout}
+        spectrum = block_spectrum(model, s.test_x, s.test_y, rate)
+        spectra.append({**entry, "test_esr": esr_at[s.label], **spectrum})
+        if clean is not None:
+            audio = render_array(model, conditioning.demo_input(clean, split, s))
+            write_wav(paths.guitar_render_at(s.label), audio, rate)
+        demo.append(entry)
+    return {
+        "seen_test_esr": test_esr,
+        "holdout_esr": holdout_esr,
+        "settings": scores,
+        "knobs": knob_metadata(split.knobs),
+        "demo": demo,
+        "spectra": spectra,
+    }
+
+
+def setting_chain(data_dir: str | Path, output: str) -> Chain | None:
+    """The effect that made one knobs.csv row (from its sidecar), or None when unrecorded."""
+    made = read_sidecar(data_dir, Path(output).parts[0].removesuffix(".wav"))
+    return made.chain() if made else None
 
 
 def spectrum_db(x: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,22 +11,30 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..training.runs import RunPaths
-from . import plots
-from .records import COLUMNS, RunRecord, fmt
+from . import plots, settings
+from .records import RunRecord, columns, fmt
+
+
+def _stale(png: Path, record: RunRecord) -> bool:
+    src = RunPaths(record.root).analysis
+    return not png.is_file() or png.stat().st_mtime < src.stat().st_mtime
 
 
 def spectrum_png(record: RunRecord, page_dir: Path) -> Path:
     png = page_dir / "plots" / "spectra" / f"{record.row['run']}.png"
-    src = RunPaths(record.root).analysis
-    if not png.is_file() or png.stat().st_mtime < src.stat().st_mtime:
-        s = record.spectrum
-        plots.spectrum(
-            s["freq_hz"],
-            s["target_db"],
-            s["prediction_db"],
-            png,
-            f"{record.row['run']}: test block, ESR {record.row['test_esr']:.4g}",
-        )
+    if _stale(png, record):
+        what = "test block,"
+        if record.settings:
+            what = "test block of each demo setting; trained settings together:"
+        title = f"{record.row['run']}: {what} test ESR {record.row['test_esr']:.4g}"
+        plots.spectra(record.spectra, png, title)
+    return png
+
+
+def settings_png(record: RunRecord, page_dir: Path) -> Path:
+    png = page_dir / "plots" / "settings" / f"{record.row['run']}.png"
+    if _stale(png, record):
+        settings.esr_by_setting(record, png)
     return png
 
 
@@ -35,7 +43,8 @@ table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-botto
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4;text-align:left}
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:13px}
 section.run{border-top:1px solid #ccc;padding:.5em 0}.players{display:flex;gap:1.5em;flex-wrap:wrap}
-.players figure{margin:.3em 0}code{background:#f4f4f4;padding:0 3px}"""
+.players figure{margin:.3em 0}code{background:#f4f4f4;padding:0 3px}
+tr.held td{background:#fdecea}table.demo caption{text-align:left;color:#555;font-size:13px}"""
 
 
 def render_page(
@@ -49,14 +58,15 @@ def render_page(
         return html.escape(quote(os.path.relpath(p, page_dir).replace(os.sep, "/")))
 
     e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for _, h in [("run", "run"), *COLUMNS])
+    cols = columns([r.row for r in records])
+    head = "".join(f"<th>{e(h)}</th>" for _, h in [("run", "run"), *cols])
     body = []
     for r in records:
         cells = [f'<td><a href="#{e(r.row["run"])}">{e(r.row["run"])}</a></td>']
         cells += [
             f'<td class="{"" if k in ("effect", "model", "loss") else "n"}">'
             f"{e(fmt(k, r.row.get(k)))}</td>"
-            for k, _ in COLUMNS
+            for k, _ in cols
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     out = [
@@ -88,15 +98,22 @@ def render_page(
             if path
         )
         spec = r.row.get("effect_spec") or r.row["effect"]
+        over = " over the trained settings" if r.settings else ""
+        where = (
+            "the test block of each demo setting (held-out ones say so)"
+            if r.settings
+            else "the test block"
+        )
         out += [
             f'<section class="run" id="{e(r.row["run"])}"><h3>{e(r.row["run"])}</h3>',
-            f"<p>effect <code>{e(spec)}</code>; test ESR {fmt('test_esr', r.row['test_esr'])}"
-            f", epochs {r.row['epochs']} (best {r.row['best_epoch']}, stopped by "
-            f"{e(str(r.row['stopped_by']))})</p>",
+            f"<p>effect <code>{e(spec)}</code>; test ESR{over} "
+            f"{fmt('test_esr', r.row['test_esr'])}, epochs {r.row['epochs']} (best "
+            f"{r.row['best_epoch']}, stopped by {e(str(r.row['stopped_by']))})</p>",
             f'<div class="players">{players}</div>',
+            *([settings.settings_html(r, settings_png(r, page_dir), rel)] if r.settings else []),
             f'<figure><img src="{rel(spectrum_png(r, page_dir))}" alt="spectrum of '
-            f'{e(r.row["run"])}"><figcaption>Welch spectra of target and prediction on the '
-            "test block</figcaption></figure></section>",
+            f'{e(r.row["run"])}"><figcaption>Welch spectra of target and prediction on '
+            f"{where}</figcaption></figure></section>",
         ]
     out.append("</body></html>\n")
     return "\n".join(out)

@@ -1,4 +1,5 @@
-"""PNG figures for reports: ESR heatmap, ESR vs parameters, validation curves, spectra.
+"""PNG figures for reports: ESR heatmap, ESR vs parameters, validation curves, spectra
+(the knob runs' ESR per setting is in ``settings.py``).
 
 Built on ``matplotlib.figure.Figure`` rather than pyplot, so no global backend or figure state
 is touched (safe in workers and tests, no display needed). Inputs are the report's row dicts
@@ -206,27 +207,36 @@ def loss_curves(
     return _save(fig, path)
 
 
-def spectrum(
-    freq_hz: Sequence[float],
-    target_db: Sequence[float],
-    prediction_db: Sequence[float],
-    path: Path,
-    title: str,
-) -> Path:
-    """Welch spectra of target and prediction on the test block, on a log frequency axis."""
-    f = np.asarray(freq_hz)
-    t, p = np.asarray(target_db), np.asarray(prediction_db)
-    keep = f >= 20
-    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
-    ax = fig.add_subplot()
-    ax.semilogx(f[keep], t[keep], label="target", linewidth=1.3, color="#1f77b4")
-    ax.semilogx(f[keep], p[keep], label="prediction", linewidth=1.0, color="#d62728", alpha=0.85)
-    top = float(np.max(t[keep])) if keep.any() else 0.0
-    ax.set_ylim(top - 100, top + 6)
-    ax.set_xlim(20, float(f[-1]))
-    ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel("power (dB)")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
+def spectra(panels: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """Welch spectra of target and prediction on a test block, on a log frequency axis: one
+    panel per entry (``label``, ``holdout``, ``freq_hz``, ``target_db``, ``prediction_db``),
+    as a knob run shows one per demo setting; an unlabelled single panel takes ``title``."""
+    ncols = min(2, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = Figure(figsize=(6.4 if ncols == 1 else 10.0, 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for k, panel in enumerate(panels):
+        ax = axes[k // ncols][k % ncols]
+        f = np.asarray(panel["freq_hz"])
+        t, p = np.asarray(panel["target_db"]), np.asarray(panel["prediction_db"])
+        keep = f >= 20
+        ax.semilogx(f[keep], t[keep], label="target", linewidth=1.3, color="#1f77b4")
+        ax.semilogx(
+            f[keep], p[keep], label="prediction", linewidth=1.0, color="#d62728", alpha=0.85
+        )
+        top = float(np.max(t[keep])) if keep.any() else 0.0
+        ax.set_ylim(top - 100, top + 6)
+        ax.set_xlim(20, float(f[-1]))
+        ax.set_xlabel("frequency (Hz)")
+        ax.set_ylabel("power (dB)")
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=8)
+        label = panel.get("label") or ""
+        held = " (held out: never trained on)" if panel.get("holdout") else ""
+        esr = f", test ESR {panel['test_esr']:.4g}" if "test_esr" in panel else ""
+        ax.set_title(f"{label}{held}{esr}" if label else title, fontsize=9)
+    for k in range(len(panels), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    if len(panels) > 1 or panels[0].get("label"):
+        fig.suptitle(title, fontsize=10)
     return _save(fig, path)

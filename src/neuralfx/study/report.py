@@ -9,6 +9,7 @@ folder can be moved, zipped or served as it is.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -22,11 +23,12 @@ from ..errors import RunError
 from ..export import load_model
 from ..training.runs import RunPaths, find_guitar
 from . import plots
-from .analysis import analyse_run, render_target
+from .analysis import analyse_run, render_target, setting_chain
 from .page import render_page
 from .records import RunRecord, load_record, markdown_table, write_tables
+from .settings import settings_markdown
 from .spec import config_label, load_study
-from .tasks import TARGET_RENDER, make_tasks
+from .tasks import TARGET_RENDER, knob_target, make_tasks
 
 BEGIN = "<!-- begin: written by `neuralfx report --markdown`; edits inside are replaced -->"
 END = "<!-- end: written by `neuralfx report --markdown` -->"
@@ -52,6 +54,7 @@ def collect_study(study_dir: Path) -> tuple[list[RunRecord], list[str]]:
                 root,
                 Path(task.guitar) if Path(task.guitar).is_file() else None,
                 target if target.is_file() else None,
+                functools.partial(knob_target, data),
             )
         )
     return records, missing
@@ -74,7 +77,7 @@ def write_study_report(study_dir: str | Path) -> Path:
     study_dir = Path(study_dir)
     records, missing = collect_study(study_dir)
     rows = [r.row for r in records]
-    write_tables(study_dir, rows, missing)
+    write_tables(study_dir, rows, missing, _setting_tables(records))
     plot_dir = study_dir / "plots"
     figures = []
     if rows:
@@ -114,8 +117,8 @@ def write_run_report(run_dir: str | Path) -> Path:
     guitar = find_guitar(cfg.data_dir)
     _, meta = load_model(paths.model)
     name = str(meta.get("effect") or cfg.output_name)
-    made = read_sidecar(cfg.data_dir, name)
-    spec = made.spec if made else ""
+    made = None if meta.get("knobs") else read_sidecar(cfg.data_dir, name)
+    spec = made.spec if made else _knobs_spec(name, meta.get("knobs") or [])
     analysed = paths.analysis
     if not analysed.is_file() or analysed.stat().st_mtime < paths.result.stat().st_mtime:
         m = cfg.model
@@ -134,11 +137,19 @@ def write_run_report(run_dir: str | Path) -> Path:
                 "config_label": config_label(m.name, m.hidden_size, m.num_layers),
             },
         )
-    target = paths.guitar_target
+    target, rate = paths.guitar_target, int(meta.get("sample_rate_hz", 44100))
     if made and guitar and not target.is_file():
-        render_target(made.chain(), guitar, target, int(meta.get("sample_rate_hz", 44100)))
-    record = load_record(paths.root, guitar, target if target.is_file() else None)
-    write_tables(paths.root, [record.row], [])
+        render_target(made.chain(), guitar, target, rate)
+    if meta.get("knobs") and guitar:
+        for d in json.loads(analysed.read_text(encoding="utf-8")).get("demo", []):
+            chain = setting_chain(cfg.data_dir, d["output"])
+            at = paths.guitar_target_at(d["label"])
+            if chain is not None and not at.is_file():
+                render_target(chain, guitar, at, rate)
+    record = load_record(
+        paths.root, guitar, target if target.is_file() else None, paths.guitar_target_at
+    )
+    write_tables(paths.root, [record.row], [], _setting_tables([record]))
     figures = [
         (
             "Validation ESR per epoch",
@@ -184,6 +195,7 @@ def write_markdown(study_dir: str | Path, md_path: str | Path) -> Path:
             "",
             markdown_table([r.row for r in records]),
             "",
+            *(f"{t}\n" for t in _setting_tables(records)),
             "Regenerate with:",
             "",
             "```sh",
@@ -204,6 +216,20 @@ def write_markdown(study_dir: str | Path, md_path: str | Path) -> Path:
             "## Findings\n\n_To be written from the table above._\n"
         )
     return write_text_atomic(md_path, text)
+
+
+def _setting_tables(records: list[RunRecord]) -> list[str]:
+    return [settings_markdown(r) for r in records if r.settings]
+
+
+def _knobs_spec(name: str, knobs: list[dict]) -> str:
+    """``drive, knobs drive_db 0..24 dB``: a knob run's effect as its model file states it."""
+    if not knobs:
+        return ""
+    return f"{name}, knobs " + ", ".join(
+        f"{k['name']} {k['lo']:g}..{k['hi']:g}" + (f" {k['unit']}" if k.get("unit") else "")
+        for k in knobs
+    )
 
 
 def _loss_label(loss: LossConfig) -> str:

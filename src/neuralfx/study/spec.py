@@ -5,7 +5,12 @@ The grid is the product of the lists, minus the points an ``[[exclude]]`` rule m
     output_dir = "lab-study"        # relative to the current folder; --out overrides it
     budget_s = 120                  # training seconds per run
     duration_s = 180                # length of the built-in clean signal
-    effects = ["softclip", {name = "hp-fuzz", spec = "highpass(cutoff_hz=100) | fuzz"}]
+    effects = [
+        "softclip",
+        {name = "hp-fuzz", spec = "highpass(cutoff_hz=100) | fuzz"},
+        # a knob grid: one conditioned model per cell, over every setting (see effects.py)
+        {name = "drive", spec = "softclip", knob = "drive_db=0:24:4", holdout = "drive_db=16"},
+    ]
     models = ["lstm", "gru"]
     hidden_sizes = [8, 16]
     seeds = [0]
@@ -28,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,8 @@ import tomllib
 
 from ..config import LossConfig, ModelConfig, TrainConfig, from_dict
 from ..data.builtin import MAX_SIGNAL_S
-from ..errors import ConfigError, NeuralFXError
+from ..errors import ConfigError
+from .effects import EffectEntry, effect_tables, named_effects, slug
 
 DEFAULT_LOSS = "default"
 MAX_GRID_POINTS = 10_000  # a week of 1-minute runs on 2 cores; more is a typo
@@ -53,19 +58,10 @@ _GRID_KEYS = {
     "max_epochs",
     "threads",
     "runs_dir",
+    "holdout",
     "renders_dir",
     "quiet",
 }
-
-
-@dataclass(frozen=True)
-class EffectEntry:
-    spec: str  # a catalogue name or a chain spec, as ``neuralfx init --effect`` takes
-    name: str = ""  # shown in tables; its slug names the dataset and the runs
-
-    @property
-    def slug(self) -> str:
-        return slug(self.name)
 
 
 @dataclass(frozen=True)
@@ -144,10 +140,6 @@ def config_label(model: str, hidden: int, layers: int, loss: str = DEFAULT_LOSS)
     return label if loss == DEFAULT_LOSS else f"{label} {loss}"
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
 def load_study(path: str | Path) -> Study:
     path = Path(path)
     try:
@@ -164,7 +156,7 @@ def parse_study(data: dict[str, Any], where: str = "study") -> Study:
     losses = data.pop("losses", None)
     train = data.pop("train", None)
     if isinstance(data.get("effects"), list):
-        data["effects"] = [{"spec": e} if isinstance(e, str) else e for e in data["effects"]]
+        data["effects"] = effect_tables(data["effects"])
     if isinstance(data.get("exclude"), list):
         data["exclude"] = [
             {k: v if isinstance(v, list) else [v] for k, v in r.items()}
@@ -175,36 +167,12 @@ def parse_study(data: dict[str, Any], where: str = "study") -> Study:
     study = from_dict(Study, data, where)
     study = dataclasses.replace(
         study,
-        effects=_named_effects(study.effects, where),
+        effects=named_effects(study.effects, where),
         losses=_losses(losses, where),
         train=_train(train, where),
     )
     _check(study, where)
     return study
-
-
-def _named_effects(effects: tuple[EffectEntry, ...], where: str) -> tuple[EffectEntry, ...]:
-    from ..dsp.chains import parse_chain
-
-    if not effects:
-        raise ConfigError(f"{where}.effects: missing or empty; list at least one effect")
-    named, seen = [], {}
-    for i, e in enumerate(effects):
-        try:
-            parse_chain(e.spec)
-        except NeuralFXError as exc:
-            raise ConfigError(f"{where}.effects[{i}].spec: {exc}") from None
-        e = e if e.name else dataclasses.replace(e, name=e.spec.strip())
-        if not e.slug:
-            raise ConfigError(f"{where}.effects[{i}].name: {e.name!r} has no letters or digits")
-        if e.slug in seen:
-            raise ConfigError(
-                f"{where}.effects[{i}]: its name {e.name!r} clashes with "
-                f"effects[{seen[e.slug]}]; give one of them another name"
-            )
-        seen[e.slug] = i
-        named.append(e)
-    return tuple(named)
 
 
 def _losses(raw: Any, where: str) -> tuple[LossVariant, ...]:
@@ -329,11 +297,18 @@ def train_config(study: Study, point: Point, study_dir: Path) -> TrainConfig:
         base,
         **dict(study.train),
         data_dir=str(study_dir / "data" / point.effect.slug),
-        output_name=point.effect.slug,
+        # a knob dataset trains on every setting in knobs.csv, so no one output is named
+        output_name="" if point.effect.knob else point.effect.slug,
+        holdout=point.effect.holdout,
         run_name=point.run_id,
         runs_dir=str(run_dir.parent),
         renders_dir=str(run_dir),
-        model=ModelConfig(name=point.model, hidden_size=point.hidden, num_layers=point.layers),
+        model=ModelConfig(
+            name=point.model,
+            hidden_size=point.hidden,
+            num_layers=point.layers,
+            knobs=len(point.effect.knob),  # one input per knob of the grid, as training sets
+        ),
         loss=point.loss.loss,
         seed=point.seed,
         budget_s=study.budget_s,

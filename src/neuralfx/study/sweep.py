@@ -3,7 +3,9 @@
 Layout of the study folder::
 
     STUDY_DIR/study.toml        the study file as last swept (the report reads its grid)
-    STUDY_DIR/data/<effect>/    one dataset per effect, all made before any run starts
+    STUDY_DIR/data/<effect>/    one dataset per effect, all made before any run starts (a knob
+                                grid's: an output per setting, knobs.csv, and the guitar demo
+                                through the effect at each setting)
     STUDY_DIR/runs/<run-id>/    train()'s run folder, plus train.log, analysis.json and
                                 guitar_model.wav
     STUDY_DIR/results.csv, results.md, report.html, plots/   from ``report.write_study_report``
@@ -26,13 +28,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from ..audio import SAMPLE_RATE_HZ, info, write_bytes_atomic, write_text_atomic
+from ..audio import write_text_atomic
 from ..config import load_config
 from ..errors import ConfigError, RunError
-from . import analysis
+from .datasets import make_datasets
 from .report import write_study_report
 from .spec import Study, grid, load_study, output_dir
-from .tasks import TARGET_RENDER, Task, make_tasks, run_task, status
+from .tasks import Task, make_tasks, run_task, status
 
 BACKENDS = ("local", "ray")
 SWEEP_JSON = "sweep.json"  # how the folder was made: the study file and the command
@@ -48,59 +50,6 @@ class SweepSummary:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def make_datasets(study: Study, study_dir: Path) -> None:
-    """One dataset per effect, made before any worker starts so none races to create one.
-
-    The clean signal and guitar demo are synthesized once and copied into the other datasets.
-    A dataset is reused only if it was made from the same effect and signal length.
-    """
-    from ..data import read_sidecar
-    from ..data.builtin import init_dataset
-    from ..dsp.chains import parse_chain
-
-    first: Path | None = None
-    for e in study.effects:
-        root = study_dir / "data" / e.slug
-        want = parse_chain(e.spec)
-        if (root / "input" / "clean_signal.wav").is_file():
-            _check_length(root, study.duration_s)
-        made = read_sidecar(root, e.slug)
-        if made is not None and made.spec != want.spec:
-            raise ConfigError(
-                f"{root}: was made with effect {made.spec!r}, the study now says "
-                f"{want.spec!r}; give the effect another name or delete the folder"
-            )
-        if made is not None and made.seed not in (None, study.signal_seed):
-            raise ConfigError(
-                f"{root}: was made with signal_seed {made.seed}, the study now "
-                f"says {study.signal_seed}; delete {root.parent} or use another --out"
-            )
-        if made is None or not (root / "output" / f"{e.slug}.wav").is_file():
-            if first is not None:
-                for rel in ("input/clean_signal.wav", "guitar.wav"):
-                    _copy_if_missing(first / rel, root / rel)
-            init_dataset(root, e.spec, e.slug, study.signal_seed, study.duration_s, force=True)
-        if not (root / TARGET_RENDER).is_file():
-            rate = info(root / "guitar.wav").sample_rate_hz
-            analysis.render_target(want, root / "guitar.wav", root / TARGET_RENDER, rate)
-        first = first or root
-
-
-def _check_length(root: Path, duration_s: float) -> None:
-    have_s = info(root / "input" / "clean_signal.wav").duration_s
-    if abs(have_s - duration_s) > 1.0 / SAMPLE_RATE_HZ * 10:
-        raise ConfigError(
-            f"{root}: its clean signal is {have_s:g} s, the study now asks for "
-            f"{duration_s:g} s; delete {root.parent} or sweep into another --out"
-        )
-
-
-def _copy_if_missing(src: Path, dest: Path) -> None:
-    if dest.exists():
-        return
-    write_bytes_atomic(dest, src.read_bytes())
-
-
 def _check_existing(tasks: list[Task]) -> None:
     """A run folder made for another grid point (a loss variant edited under the same name)
     must not be resumed or counted as done."""
@@ -108,7 +57,7 @@ def _check_existing(tasks: list[Task]) -> None:
         if not t.paths.config.is_file():
             continue
         old, new = load_config(t.paths.config), t.config
-        for key in ("model", "loss", "seed", "output_name"):
+        for key in ("model", "loss", "seed", "output_name", "holdout"):
             if getattr(old, key) != getattr(new, key):
                 raise ConfigError(
                     f"{t.paths.root}: was trained with {key} {getattr(old, key)}, the study now "

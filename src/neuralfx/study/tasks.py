@@ -23,6 +23,11 @@ from .spec import Point, Study, grid, train_config
 TARGET_RENDER = "guitar_target.wav"  # per dataset: the guitar demo through the real effect
 
 
+def knob_target(data_dir: str | Path, label: str) -> Path:
+    """A knob dataset's guitar demo through the real effect at one setting."""
+    return Path(data_dir) / f"guitar_target_{label}.wav"
+
+
 @dataclass(frozen=True)
 class Task:
     """Everything a worker needs, picklable for a process pool or a Ray cluster."""

@@ -58,6 +58,14 @@ def setting_scores(model, split: Split, loss_fn, device) -> list[dict[str, Any]]
     ]
 
 
+def test_scores(model, split: Split, loss_fn, device) -> tuple[float, list[dict[str, Any]]]:
+    """The test ESR over the trained settings and every setting's own: what training records
+    and the report's analysis recomputes, through this one function so they agree exactly."""
+    scores = setting_scores(model, split, loss_fn, device)
+    _, test_esr, _ = score_settings(model, split.seen, "test", loss_fn, device)
+    return test_esr, scores
+
+
 def knob_model_metadata(split: Split) -> dict[str, Any]:
     """The knob inputs (name, unit, range; input 1 + i is knob i) and the held-out settings."""
     if not split.knobs:

@@ -306,10 +306,7 @@ class Trainer:
         self.model.load_state_dict(p.best_state)
         scores: list[dict[str, Any]] = []
         if split.settings:
-            scores = knobs.setting_scores(self.model, split, self.loss_fn, self.device)
-            _, test_esr, _ = knobs.score_settings(
-                self.model, split.seen, "test", self.loss_fn, self.device
-            )
+            test_esr, scores = knobs.test_scores(self.model, split, self.loss_fn, self.device)
         else:
             _, test_esr = evaluate(
                 self.model, split.test_x, split.test_y, self.loss_fn, self.device

@@ -66,6 +66,12 @@ class RunPaths:
     def guitar_target(self) -> Path:
         return self.root / "guitar_target.wav"  # the guitar demo through the real effect
 
+    def guitar_render_at(self, label: str) -> Path:
+        return self.root / f"guitar_model_{label}.wav"  # knob runs: one per demo setting
+
+    def guitar_target_at(self, label: str) -> Path:
+        return self.root / f"guitar_target_{label}.wav"
+
     @property
     def error(self) -> Path:
         return self.root / "error.txt"
