@@ -29,7 +29,7 @@ from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.export import save_model
 from neuralfx.models import REGISTRY, build_model
 from neuralfx.render import render_file
-from neuralfx.training.loop import model_metadata
+from neuralfx.training.result import model_metadata
 
 CPP_BUILD = OUT / "cpp-build"
 CPP_BIN = CPP_BUILD / "neuralfx-process"

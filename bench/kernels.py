@@ -39,7 +39,7 @@ from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.export import save_model
 from neuralfx.models import build_model, detach_state, fast
 from neuralfx.render import render_array
-from neuralfx.training.loop import model_metadata
+from neuralfx.training.result import model_metadata
 
 CPP_BIN = ROOT / "cpp" / "build" / "neuralfx-process"
 RENDER_SECONDS = 10.0  # what neuralfx-process --bench processes

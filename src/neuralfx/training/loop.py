@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,51 +29,16 @@ from ..export import save_model
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
 from ..render import render_array
-from ..version import __version__
 from . import conditioning as knobs
 from . import runs
 from .device import pick_device, shard_count
 from .display import Reporter
 from .init_from import start_from
+from .result import TrainResult, model_metadata
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
 MAX_GRAD_NORM = 1.0
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    run_dir: Path
-    model_path: Path
-    test_esr: float
-    best_val_esr: float
-    best_epoch: int
-    epochs: int
-    train_seconds: float
-    parameters: int
-    samples_per_s: float
-    stopped_by: str
-    # knob data: each setting's test ESR (held-out ones marked); test_esr is the seen ones'
-    settings: tuple[dict[str, Any], ...] = ()
-
-
-def model_metadata(
-    cfg: TrainConfig, effect: str, run_name: str, sample_rate_hz: int, **extra: Any
-) -> dict[str, Any]:
-    m = cfg.model
-    return {
-        "model": m.name,
-        "hidden_size": m.hidden_size,
-        "num_layers": m.num_layers,
-        "skip": m.skip,
-        "conv_channels": m.conv_channels,
-        "conv_kernel": m.conv_kernel,
-        "sample_rate_hz": sample_rate_hz,
-        "neuralfx_version": __version__,
-        "effect": effect,
-        "run": run_name,
-        **extra,
-    }
 
 
 def train(

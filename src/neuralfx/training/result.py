@@ -1,0 +1,45 @@
+"""What a run leaves behind: its result, and the metadata every model file it writes carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..version import __version__
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    test_esr: float
+    best_val_esr: float
+    best_epoch: int
+    epochs: int
+    train_seconds: float
+    parameters: int
+    samples_per_s: float
+    stopped_by: str
+    # knob data: each setting's test ESR (held-out ones marked); test_esr is the seen ones'
+    settings: tuple[dict[str, Any], ...] = ()
+
+
+def model_metadata(
+    cfg: TrainConfig, effect: str, run_name: str, sample_rate_hz: int, **extra: Any
+) -> dict[str, Any]:
+    m = cfg.model
+    return {
+        "model": m.name,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "skip": m.skip,
+        "conv_channels": m.conv_channels,
+        "conv_kernel": m.conv_kernel,
+        "sample_rate_hz": sample_rate_hz,
+        "neuralfx_version": __version__,
+        "effect": effect,
+        "run": run_name,
+        **extra,
+    }
