@@ -79,7 +79,12 @@ def knob_plan(
         value = given[k.name]
         ends = value if isinstance(value, tuple) else (value, value)
         for v in ends:
-            if not (math.isfinite(v) and k.lo <= v <= k.hi):
+            if not math.isfinite(v):
+                raise ConfigError(
+                    f"--knob {k.name}={v:g}: not a finite number; pick a value inside "
+                    f"{describe_knob(k)}"
+                )
+            if not k.lo <= v <= k.hi:
                 raise ConfigError(
                     f"--knob {k.name}={v:g}: outside its range {describe_knob(k)}; "
                     "pick a value inside it"
