@@ -8,12 +8,16 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from engines import aidax_forward, rtneural_forward
 from test_aidax import aidax_picks
-from utils import KNOBS, metadata, random_model, run_blocks, sine_and_noise
+from utils import KNOBS, fast_config, metadata, noise, random_model, run_blocks, sine_and_noise
 
+import neuralfx
+from neuralfx.audio import write_wav
 from neuralfx.cli import main
+from neuralfx.data.make import make_outputs
 from neuralfx.errors import ExportError, ModelFileError
 from neuralfx.export import export_model, load_model, save_model
 from neuralfx.export.info import model_info
@@ -236,3 +240,26 @@ def test_plain_models_are_unchanged_by_the_knob_code(tmp_path):
     assert "knobs" not in meta and not any("knobs" in s for s in model_info(path))
     warm = np.concatenate([np.zeros(2048, np.float32), x])
     assert np.abs(render_array(back, x) - run_blocks(model, warm)[2048:]).max() < 2e-5
+
+
+def test_a_trained_knob_model_exports_and_renders_end_to_end(tmp_path, capsys):
+    """knobs.csv -> train (one setting held out) -> info -> aidax -> render --knob."""
+
+    write_wav(tmp_path / "input" / "riff.wav", noise(1.0))
+    make_outputs(tmp_path, "softclip", "sc", knob="drive_db=0:24:4")
+    neuralfx.train(fast_config(tmp_path, max_epochs=2, holdout=("drive_db=16",)))
+    src = tmp_path / "runs" / "t" / "model.json"
+    capsys.readouterr()
+    assert main(["info", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "drive_db 0..24 dB" in out and "held out:     drive_db=16" in out
+    assert "drive_db=16" in out.split("test ESR by setting:")[1]
+    aidax = export_model(src, "aidax")
+    d = json.loads(aidax.read_text())
+    assert d["in_shape"] == [None, None, 2] and d["neuralfx"]["holdout"] == ["drive_db=16"]
+    wav, o = tmp_path / "input" / "riff.wav", tmp_path / "o.wav"
+    assert main(["render", str(aidax), str(wav), str(o), "--knob", "drive_db=16"]) == 0
+
+    x, _ = sf.read(wav, dtype="float32")
+    want = aidax_forward(d, with_knobs(x[:2000], [16 / 24]))
+    assert np.abs(sf.read(o, dtype="float32")[0][:2000] - want).max() < 2e-5
