@@ -127,12 +127,15 @@ def test_lab_and_nam_refuse_knob_models_in_one_line(tmp_path, capsys, fmt, words
 
 def test_export_between_native_and_aidax_keeps_the_knobs(tmp_path):
     model, src = knob_file(tmp_path, 2, hidden=16)
-    aidax = export_model(src, "aidax")
+    aidax = export_model(src, "aidax", input_gain_db=-6.0, output_gain_db=4.0)
     native = export_model(aidax, "native", tmp_path / "back.json")
     back, meta = load_model(native)
     assert meta["knobs"] == list(KNOBS[:2]) and back.knobs == 2
+    # the gains fold into the weights, in_gain into the audio column only
     x = knob_inputs(2)
-    assert np.abs(render_array(back, x) - torch_blocks(model, x)).max() < 1e-5
+    want = aidax_forward(json.loads(aidax.read_text()), x)
+    warm = np.vstack([np.tile([0.0, *x[0, 1:]], (2048, 1)), x]).astype(np.float32)
+    assert np.abs(render_array(back, warm)[2048:] - want).max() < 2e-5
 
 
 @pytest.mark.parametrize("inputs", [2, 3])
