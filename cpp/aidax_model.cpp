@@ -1,7 +1,9 @@
 // AIDA-X files the way AIDA-X plays them: a compile-time RTNeural::ModelT chosen by the first
 // layer's type and width (LSTM or GRU + dense 1, as in AIDA-X's model_variant.hpp), loaded with
 // ModelT::parseJson, reset, then 2048 samples of silence on load (AIDA-X's pre-buffer); per
-// sample: x *= in_gain; y = model(x) (+ x when in_skip); y *= out_gain.
+// sample: x *= in_gain; y = model(x) (+ x when in_skip); y *= out_gain. A file of 2 or 3 inputs
+// (in_shape) gets {x, PARAM1[, PARAM2]} per sample, as AIDA-X's applyModel builds it; the warm-up
+// runs with the knobs at their values, as AIDA-X holds its parameters on load.
 #include "processor.h"
 
 #include <RTNeural/RTNeural.h>
@@ -20,7 +22,7 @@ namespace
     /** AIDA-X's DB_CO: dB to a gain factor, silence at -90 dB and below. */
     float dbToGain(float db) { return db > -90.0f ? std::pow(10.0f, db * 0.05f) : 0.0f; }
 
-    template <typename Rnn, int H>
+    template <typename Rnn, int H, int In>
     class AidaxProcessor final : public Processor
     {
     public:
@@ -43,10 +45,13 @@ namespace
 
         void process(const float* in, float* out, size_t n) override
         {
+            for(int k = 1; k < In; ++k)
+                frame[k] = k - 1 < (int)knobs.size() ? knobs[k - 1] : 0.0f;
             for(size_t i = 0; i < n; ++i)
             {
                 const float x = in[i] * in_gain;
-                const float y = model.forward(&x) + (skip ? x : 0.0f);
+                frame[0] = x;
+                const float y = model.forward(frame) + (skip ? x : 0.0f);
                 out[i] = y * out_gain;
             }
         }
@@ -55,15 +60,28 @@ namespace
         const bool skip;
         const float in_gain, out_gain;
         // Never copied or moved after construction (see lab_models.cpp).
-        RTNeural::ModelT<float, 1, 1, Rnn, RTNeural::DenseT<float, H, 1>> model;
+        RTNeural::ModelT<float, In, 1, Rnn, RTNeural::DenseT<float, H, 1>> model;
+        alignas(RTNEURAL_DEFAULT_ALIGNMENT) float frame[In] = {};
     };
+
+    template <int H, int In>
+    std::unique_ptr<Processor> makeSized(const json& j, const ModelInfo& info)
+    {
+        if(info.cell == "gru")
+            return std::make_unique<AidaxProcessor<RTNeural::GRULayerT<float, In, H>, H, In>>(j, info);
+        return std::make_unique<AidaxProcessor<RTNeural::LSTMLayerT<float, In, H>, H, In>>(j, info);
+    }
 
     template <int H>
     std::unique_ptr<Processor> make(const json& j, const ModelInfo& info)
     {
-        if(info.cell == "gru")
-            return std::make_unique<AidaxProcessor<RTNeural::GRULayerT<float, 1, H>, H>>(j, info);
-        return std::make_unique<AidaxProcessor<RTNeural::LSTMLayerT<float, 1, H>, H>>(j, info);
+        switch(info.in_channels)
+        {
+        case 1: return makeSized<H, 1>(j, info);
+        case 2: return makeSized<H, 2>(j, info);
+        case 3: return makeSized<H, 3>(j, info);
+        default: return nullptr;
+        }
     }
 
     template <int... Hs>
@@ -77,6 +95,9 @@ namespace
 
 std::unique_ptr<Processor> makeAidaxProcessor(const json& j, const ModelInfo& info, const std::string& where)
 {
+    if(info.in_channels > 3)
+        throw UserError(where + ": takes " + std::to_string(info.in_channels)
+                        + " inputs; AIDA-X runs the signal and up to 2 knobs (PARAM1, PARAM2): use the native format");
     auto p = dispatch(j, info, AidaxSizes {});
     if(!p)
         throw UserError(where + ": hidden size " + std::to_string(info.hidden)

@@ -10,6 +10,7 @@ namespace nfx
 namespace
 {
     using Shape = std::vector<long>;
+    constexpr long kMaxKnobs = 3; // MAX_KNOBS in src/neuralfx/data/knobs.py
 
     std::string str(const Shape& s)
     {
@@ -97,6 +98,32 @@ namespace
             info.sample_rate_hz = c.lastInt(m["sample_rate_hz"], "metadata 'sample_rate_hz'");
     }
 
+    /** The knob names and ranges of metadata "knobs", one per input after the audio; a file
+     * without them (another tool's) gets param1.. over 0..1, AIDA-X's PARAM1/PARAM2. */
+    void readKnobs(const json& j, ModelInfo& info, const Checker& c)
+    {
+        const int n = info.in_channels - 1;
+        const bool has = j.contains("neuralfx") && j["neuralfx"].contains("knobs");
+        if(!has)
+        {
+            for(int i = 0; i < n; ++i)
+                info.knobs.push_back({ "param" + std::to_string(i + 1), "", 0.0, 1.0 });
+            return;
+        }
+        const json& ks = j["neuralfx"]["knobs"];
+        if(!ks.is_array() || (int)ks.size() != n)
+            c.fail("metadata 'knobs' does not list one knob per knob input (" + std::to_string(n) + "); export the model again");
+        for(size_t i = 0; i < ks.size(); ++i)
+        {
+            const json& k = ks[i];
+            const bool ok = k.is_object() && k.contains("name") && k["name"].is_string() && k.contains("lo") && k["lo"].is_number()
+                            && k.contains("hi") && k["hi"].is_number() && (!k.contains("unit") || k["unit"].is_string());
+            if(!ok || !(k["lo"].get<double>() < k["hi"].get<double>()))
+                c.fail("metadata knobs[" + std::to_string(i) + "] needs a name, a unit and lo < hi; export the model again");
+            info.knobs.push_back({ k["name"].get<std::string>(), k.value("unit", std::string()), k["lo"].get<double>(), k["hi"].get<double>() });
+        }
+    }
+
     void checkMetaInt(const json& j, const char* key, int actual, const std::string& source, const Checker& c)
     {
         if(!j.contains("neuralfx") || !j["neuralfx"].contains(key))
@@ -162,13 +189,14 @@ namespace
         info.format = "native";
         const json& in_shape = c.need(j, "in_shape", "");
         if(!in_shape.is_array() || in_shape.empty() || in_shape.size() == 4 || !in_shape.back().is_number_integer()
-           || in_shape.back().get<long>() != 1)
-            c.fail("'in_shape' is " + in_shape.dump() + "; neuralfx models take one channel: [null, null, 1]");
+           || in_shape.back().get<long>() < 1 || in_shape.back().get<long>() > 1 + kMaxKnobs)
+            c.fail("'in_shape' is " + in_shape.dump() + "; neuralfx models take the audio and up to 3 knobs: [null, null, 1] to [null, null, 4]");
+        info.in_channels = in_shape.back().get<int>();
         const json& layers = c.need(j, "layers", "");
         if(!layers.is_array() || layers.empty())
             c.fail("'layers' is empty or not a list; export the model again");
 
-        long width = 1;
+        long width = info.in_channels;
         int recurrent_layers = 0, first_hidden = 0;
         info.description = "native:";
         for(size_t i = 0; i < layers.size(); ++i)
@@ -263,6 +291,7 @@ namespace
             checkMetaInt(j, "num_layers", recurrent_layers, "the layer list", c);
         }
         readMetadata(j, info, c);
+        readKnobs(j, info, c);
         if(j.contains("in_skip"))
         {
             const json& v = j["in_skip"];

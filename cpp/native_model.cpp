@@ -24,6 +24,8 @@ namespace
                 // Conv1D maps its input with Eigen's aligned Map; a pointer into the middle of
                 // a float array is not 16-byte aligned, so each sample goes through this buffer.
                 frame[0] = in[i];
+                for(size_t k = 0; k < knobs.size(); ++k)
+                    frame[1 + k] = knobs[k];
                 out[i] = model->forward(frame);
             }
         }

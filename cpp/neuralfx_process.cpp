@@ -1,9 +1,11 @@
 // neuralfx-process: run a model.json (lab, RTNeural native or AIDA-X format) over a wav file
 // exactly as a plugin would, or measure its real-time factor.
 //
-//   neuralfx-process MODEL.json IN.wav OUT.wav
+//   neuralfx-process [--knob NAME=VALUE]... MODEL.json IN.wav OUT.wav
 //   neuralfx-process --bench MODEL.json
 //
+// A model with knob inputs needs every knob, in its own units (the names and ranges come from
+// the file's metadata); the processor feeds {x, knob 1 (0..1), ...} to RTNeural per sample.
 // Errors a user can fix print one line on stderr and exit with code 2.
 #include "processor.h"
 
@@ -11,10 +13,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 namespace
 {
@@ -24,7 +29,7 @@ using nfx::UserError;
 constexpr int kBenchRateHz = 44100;
 constexpr double kBenchSeconds = 10.0;
 
-const char* kUsage = "usage: neuralfx-process MODEL.json IN.wav OUT.wav\n"
+const char* kUsage = "usage: neuralfx-process [--knob NAME=VALUE]... MODEL.json IN.wav OUT.wav\n"
                      "       neuralfx-process --bench MODEL.json";
 
 json readJson(const std::string& path)
@@ -72,6 +77,51 @@ Loaded load(const std::string& path)
     return m;
 }
 
+using KnobArgs = std::vector<std::pair<std::string, std::string>>;
+
+/** "drive_db 0..24 dB", as `neuralfx info` shows a knob. */
+std::string describeKnob(const nfx::KnobInfo& k)
+{
+    char range[64];
+    std::snprintf(range, sizeof range, " %g..%g", k.lo, k.hi);
+    return k.name + range + (k.unit.empty() ? "" : " " + k.unit);
+}
+
+std::string listKnobs(const nfx::ModelInfo& info)
+{
+    std::string out;
+    for(const auto& k : info.knobs)
+        out += (out.empty() ? "" : ", ") + describeKnob(k);
+    return out;
+}
+
+/** Each knob's input (0..1) from --knob values in its units: every knob once, inside its range. */
+std::vector<float> scaledKnobs(const nfx::ModelInfo& info, const KnobArgs& given, const std::string& where)
+{
+    for(const auto& [name, text] : given)
+    {
+        if(info.knobs.empty())
+            throw UserError("--knob " + name + ": " + where + " has no knob inputs; drop --knob");
+        if(std::none_of(info.knobs.begin(), info.knobs.end(), [&](const nfx::KnobInfo& k) { return k.name == name; }))
+            throw UserError("--knob " + name + ": " + where + " has no such knob; its knobs are " + listKnobs(info));
+    }
+    std::vector<float> scaled;
+    for(const auto& k : info.knobs)
+    {
+        auto it = std::find_if(given.begin(), given.end(), [&](const auto& g) { return g.first == k.name; });
+        if(it == given.end())
+            throw UserError(where + ": knob " + k.name + " is not set; set every knob with --knob NAME=VALUE: " + listKnobs(info));
+        char* end = nullptr;
+        const double v = std::strtod(it->second.c_str(), &end);
+        if(it->second.empty() || *end != '\0' || !std::isfinite(v))
+            throw UserError("--knob " + k.name + "=" + it->second + ": not a number; write NAME=VALUE with a value inside " + describeKnob(k));
+        if(v < k.lo || v > k.hi)
+            throw UserError("--knob " + k.name + "=" + it->second + ": outside its range " + describeKnob(k) + "; pick a value inside it");
+        scaled.push_back((float)((v - k.lo) / (k.hi - k.lo)));
+    }
+    return scaled;
+}
+
 /** One pass from a reset state, the skip added after the network as in training. */
 void run(Loaded& m, const std::vector<float>& x, std::vector<float>& y)
 {
@@ -83,9 +133,10 @@ void run(Loaded& m, const std::vector<float>& x, std::vector<float>& y)
             y[n] += x[n];
 }
 
-int process(const std::string& model_path, const std::string& in_path, const std::string& out_path)
+int process(const std::string& model_path, const std::string& in_path, const std::string& out_path, const KnobArgs& knobs)
 {
     Loaded m = load(model_path);
+    m.proc->setKnobs(scaledKnobs(m.info, knobs, model_path));
     if(in_path == out_path)
         throw UserError(out_path + ": is the input file; choose another output path");
     const nfx::Wav in = nfx::readWav(in_path);
@@ -104,6 +155,8 @@ int process(const std::string& model_path, const std::string& in_path, const std
 int bench(const std::string& model_path)
 {
     Loaded m = load(model_path);
+    // The cost does not depend on the knobs' values: hold each at the middle of its range.
+    m.proc->setKnobs(std::vector<float>(m.info.knobs.size(), 0.5f));
     // A sine plus a little deterministic noise, so every run processes the same signal.
     const size_t n = (size_t)(kBenchSeconds * kBenchRateHz);
     std::vector<float> x(n), y;
@@ -149,8 +202,27 @@ int main(int argc, char** argv)
     {
         if(args.size() == 2 && args[0] == "--bench")
             return bench(args[1]);
-        if(args.size() == 3 && args[0].rfind("--", 0) != 0)
-            return process(args[0], args[1], args[2]);
+        KnobArgs knobs;
+        std::vector<std::string> rest;
+        for(size_t i = 0; i < args.size(); ++i)
+        {
+            if(args[i] != "--knob")
+            {
+                rest.push_back(args[i]);
+                continue;
+            }
+            const std::string spec = i + 1 < args.size() ? args[++i] : "";
+            const size_t eq = spec.find('=');
+            if(eq == std::string::npos || eq == 0)
+                throw UserError("--knob '" + spec + "': write NAME=VALUE, e.g. gain=7");
+            const std::string name = spec.substr(0, eq);
+            for(const auto& k : knobs)
+                if(k.first == name)
+                    throw UserError("--knob " + spec + ": " + name + " is set twice; give each knob once");
+            knobs.emplace_back(name, spec.substr(eq + 1));
+        }
+        if(rest.size() == 3 && rest[0].rfind("--", 0) != 0)
+            return process(rest[0], rest[1], rest[2], knobs);
         std::cerr << kUsage << std::endl;
         return 2;
     }

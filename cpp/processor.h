@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace nfx
 {
@@ -23,6 +24,19 @@ struct Processor
     virtual void reset() = 0;
     /** Run n samples through the model; the state carries on to the next call. */
     virtual void process(const float* in, float* out, size_t n) = 0;
+    /** The knob inputs (each 0..1) fed with every sample from now on, after the audio; set
+     * them before reset(), which for AIDA-X files warms the model up with them. */
+    virtual void setKnobs(const std::vector<float>& scaled) { knobs = scaled; }
+
+protected:
+    std::vector<float> knobs;
+};
+
+/** One knob input of a conditioned model: the audio is input 0, knob i is input 1 + i. */
+struct KnobInfo
+{
+    std::string name, unit;
+    double lo = 0.0, hi = 1.0; // the model sees (value - lo) / (hi - lo)
 };
 
 /** What checkModel learned about a file, before any weight reaches RTNeural. */
@@ -36,6 +50,8 @@ struct ModelInfo
     float in_gain_db = 0.0f; // aidax: in_gain
     float out_gain_db = 0.0f; // aidax: out_gain
     int sample_rate_hz = 0; // metadata: 0 when the file does not say
+    int in_channels = 1; // in_shape: the audio, then one input per knob
+    std::vector<KnobInfo> knobs; // metadata "knobs"; param1.. over 0..1 when the file has none
     std::string description; // e.g. "native: conv1d 8 > lstm 16 > dense 1"
 };
 

@@ -144,13 +144,21 @@ def _plugin_files() -> dict[str, dict]:
 
     from neuralfx.export import model_to_dict
 
+    knob_meta = metadata("lstm", 8, knobs=2)
     return {
         "aidax_gru8": model_to_dict(random_model("gru", 8), metadata("gru", 8), "aidax"),
         "nam_lstm8": model_to_dict(random_model("lstm", 8), metadata("lstm", 8), "nam"),
+        "native_lstm8_knobs2": model_to_dict(random_model("lstm", 8, knobs=2), knob_meta, "native"),
+        "aidax_lstm8_knobs2": model_to_dict(random_model("lstm", 8, knobs=2), knob_meta, "aidax"),
     }
 
 
-BASES = [p.stem for p in GOLDEN_FILES] + ["aidax_gru8", "nam_lstm8"]
+BASES = [p.stem for p in GOLDEN_FILES] + [
+    "aidax_gru8",
+    "nam_lstm8",
+    "native_lstm8_knobs2",
+    "aidax_lstm8_knobs2",
+]
 
 
 @pytest.mark.parametrize("name", BASES)

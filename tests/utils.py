@@ -92,7 +92,13 @@ def sine_and_noise(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
 
 
 def random_model(
-    name: str, hidden: int, layers: int = 1, skip: bool = False, seed: int = 0, scale: float = 3.0
+    name: str,
+    hidden: int,
+    layers: int = 1,
+    skip: bool = False,
+    seed: int = 0,
+    scale: float = 3.0,
+    knobs: int = 0,
 ):
     """A seeded model whose weights are scaled up so the gates work away from their linear
     region, with the dense layer rescaled so the network's own output swings like audio:
@@ -100,16 +106,18 @@ def random_model(
 
     Default-initialised small models answer in millivolts, where a wrong gate order or bias
     convention can hide inside a 1e-5 tolerance; at full scale it cannot, and 1e-5 is then
-    -100 dB below the signal rather than relative to an arbitrary level.
+    -100 dB below the signal rather than relative to an arbitrary level. With ``knobs`` the
+    probe holds every knob at mid-range.
     """
     torch.manual_seed(seed)
-    model = build_model(ModelConfig(name, hidden, layers, skip)).eval()
-    x = torch.from_numpy(sine_and_noise(0.1, seed=seed + 1)).view(1, -1, 1)
+    model = build_model(ModelConfig(name, hidden, layers, skip, knobs=knobs)).eval()
+    audio = torch.from_numpy(sine_and_noise(0.1, seed=seed + 1)).view(1, -1, 1)
+    x = torch.cat([audio, torch.full((1, audio.shape[1], knobs), 0.5)], dim=-1)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(scale)
         y, _ = model(x)
-        y = y - x if skip else y
+        y = y - audio if skip else y
         mean = float(y.mean())
         gain = 0.9 / float((y - mean).abs().max())
         model.dense.weight.mul_(gain)
@@ -117,8 +125,16 @@ def random_model(
     return model
 
 
-def metadata(name: str, hidden: int, layers: int = 1, skip: bool = False) -> dict:
-    return {
+# knobs of test models: units, a range not starting at 0, a negative one
+KNOBS = (
+    {"name": "drive_db", "unit": "dB", "lo": 0.0, "hi": 24.0},
+    {"name": "tone", "unit": "", "lo": -5.0, "hi": 5.0},
+    {"name": "mix", "unit": "%", "lo": 0.0, "hi": 100.0},
+)
+
+
+def metadata(name: str, hidden: int, layers: int = 1, skip: bool = False, knobs: int = 0) -> dict:
+    meta = {
         "model": name,
         "hidden_size": hidden,
         "num_layers": layers,
@@ -127,6 +143,9 @@ def metadata(name: str, hidden: int, layers: int = 1, skip: bool = False) -> dic
         "neuralfx": "test",
         "test_esr": None,
     }
+    if knobs:
+        meta["knobs"] = [dict(k) for k in KNOBS[:knobs]]
+    return meta
 
 
 @torch.inference_mode()

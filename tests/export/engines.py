@@ -69,8 +69,11 @@ def _conv(h, layer, w):
 
 
 def rtneural_forward(d: dict, x: np.ndarray) -> np.ndarray:
-    """RTNeural's parseJson model from reset, run over x (one input, one output)."""
-    h = np.asarray(x, np.float64)[:, None]
+    """RTNeural's parseJson model from reset, run over x: ``(time,)``, or ``(time, inputs)``
+    for a multi-input model (the audio, then the knobs); one output."""
+    h = np.asarray(x, np.float64)
+    h = h[:, None] if h.ndim == 1 else h
+    assert h.shape[1] == d["in_shape"][-1]
     for layer in d["layers"]:
         w = [np.asarray(a, dtype=np.float64) for a in layer["weights"]]
         kind = layer["type"]
@@ -95,10 +98,17 @@ def rtneural_forward(d: dict, x: np.ndarray) -> np.ndarray:
 
 
 def aidax_forward(d: dict, x: np.ndarray) -> np.ndarray:
-    """What AIDA-X plays: gains, in_skip, and 2048 samples of silence after loading."""
+    """What AIDA-X plays: gains, in_skip, and 2048 samples of silence after loading. With
+    ``x`` of shape ``(time, 1 + N)`` the inputs are {audio, PARAM1[, PARAM2]}; in_gain and the
+    skip touch the audio only, and the silence holds the knobs at their first values."""
     gain = {k: 10.0 ** (d.get(k, 0.0) / 20.0) for k in ("in_gain", "out_gain")}
-    xx = np.concatenate([np.zeros(2048), np.asarray(x, np.float64)]) * gain["in_gain"]
-    y = rtneural_forward(d, xx) + (xx if d.get("in_skip", 0) == 1 else 0.0)
+    x = np.asarray(x, np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    warm = np.zeros((2048, x.shape[1]))
+    warm[:, 1:] = x[0, 1:]
+    xx = np.vstack([warm, x])
+    xx[:, 0] *= gain["in_gain"]
+    y = rtneural_forward(d, xx) + (xx[:, 0] if d.get("in_skip", 0) == 1 else 0.0)
     return (y * gain["out_gain"])[2048:]
 
 

@@ -189,8 +189,8 @@ BROKEN = {
         "layer 1 (dense) has activation 'linear'",
     ),
     "knobs": (
-        lambda d: d.__setitem__("in_shape", [None, None, 3]),
-        "takes 3 inputs (AIDA-X: the signal and 2 knobs)",
+        lambda d: d.__setitem__("in_shape", [None, None, 5]),
+        "takes 5 inputs; neuralfx renders the signal and up to 3 knobs",
     ),
     "width": (
         lambda d: d["layers"][1].__setitem__("weights", [arr(7, 8), arr(8)]),

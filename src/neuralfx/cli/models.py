@@ -20,6 +20,13 @@ def add_render(sub) -> None:
         action="store_true",
         help="convert a file at another rate to the model's, and the result back",
     )
+    p.add_argument(
+        "--knob",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a knob of a conditioned model, in its units (see neuralfx info MODEL); "
+        "NAME=START:END sweeps it over the file; give every knob once",
+    )
     p.set_defaults(func=cmd_render)
 
 
@@ -34,10 +41,15 @@ def threads_flag(text: str) -> int:
 
 
 def cmd_render(args) -> int:
-    from ..render import render_file
+    from ..render import parse_knob_flags, render_file
 
     out = render_file(
-        args.model, args.input, args.output, threads=args.threads, resample=args.resample
+        args.model,
+        args.input,
+        args.output,
+        threads=args.threads,
+        resample=args.resample,
+        knobs=parse_knob_flags(args.knob),
     )
     print(out)
     return 0

@@ -17,6 +17,7 @@ from ..audio import write_text_atomic
 from ..errors import ExportError, ModelFileError
 from ..models import RecurrentModel
 from . import lab
+from .knobs import check_knob_metadata
 
 FORMATS = ("lab", "native", "aidax", "nam")
 # what the readers add about the file itself, which a rewritten file does not inherit
@@ -45,6 +46,8 @@ def model_to_dict(
 ) -> dict:
     """``options``: aidax takes input_gain_db, output_gain_db, info; nam takes info."""
     fmt = fmt or default_format(model)
+    # a file whose knob list does not match its inputs would not load again
+    metadata = check_knob_metadata(metadata, model.in_channels, "the model's metadata")
     if fmt == "lab":
         return lab.to_lab_dict(model, metadata)
     if fmt == "native":
@@ -92,7 +95,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     if not isinstance(d, dict):
         raise ModelFileError(f"{path}: not a model file (top level is not a JSON object)")
     model, meta = _from_dict(d, str(path))
-    return model, check_metadata(meta, str(path))
+    meta = check_knob_metadata(check_metadata(meta, str(path)), model.in_channels, str(path))
+    return model, meta
 
 
 # what the rest of neuralfx reads from a model's metadata, with the type it must have

@@ -8,6 +8,11 @@ units, then dense 1; 1-3 inputs), calls ``parseJson``, then reads from the top l
     in_gain   dB applied to the input before the network
     out_gain  dB applied to the output, skip included
 
+A knob model (1 or 2 knobs) has ``in_shape`` [null, null, 2 or 3]: AIDA-X then feeds the
+signal, PARAM1 and PARAM2 (its 0..1 knobs) per sample, in_gain and in_skip touching the signal
+only. The knob names and ranges stay in our ``neuralfx`` key and, for people, as
+``param1``/``param2`` lines of ``metadata``.
+
 ``metadata`` is what AidaDSP's trainer (Automated-GuitarAmpModelling) copies from its config:
 name, samplerate (a string), source, style, based, author, dataset, license, esr. The plugin
 does not read it; it travels for people and model browsers.
@@ -21,14 +26,18 @@ from typing import Any
 from ..errors import ExportError
 from ..models import RecurrentModel
 from . import native
+from .knobs import describe_knob, model_knobs
 
 AIDAX_HIDDEN_SIZES = (8, 12, 16, 20, 24, 32, 40, 64, 80)
+AIDAX_MAX_KNOBS = 2  # PARAM1, PARAM2: in_shape [null, null, 2 or 3]
 METADATA_FLAGS = ("name", "author", "style", "based", "source", "dataset", "license")
 
 
 def aidax_refusal(model: RecurrentModel) -> str | None:
     """Why AIDA-X cannot run this model, or None when it can."""
     parts = []
+    if model.knobs > AIDAX_MAX_KNOBS:
+        parts.append(f"{model.knobs} knobs (AIDA-X feeds PARAM1 and PARAM2 only)")
     if len(model.convs):
         parts.append(f"{len(model.convs)} conv layers")
     if model.rnn.num_layers != 1:
@@ -39,7 +48,8 @@ def aidax_refusal(model: RecurrentModel) -> str | None:
         return None
     sizes = ", ".join(map(str, AIDAX_HIDDEN_SIZES))
     return (
-        f"AIDA-X runs one LSTM or GRU layer of {sizes} units and a dense layer; this model has "
+        f"AIDA-X runs one LSTM or GRU layer of {sizes} units and a dense layer, with up to "
+        f"{AIDAX_MAX_KNOBS} knobs; this model has "
         f"{' and '.join(parts)}"
     )
 
@@ -85,6 +95,9 @@ def to_aidax_dict(
     esr = metadata.get("test_esr")
     if isinstance(esr, (int, float)) and math.isfinite(esr):
         aidax_meta["esr"] = float(esr)
+    # AIDA-X labels its knobs PARAM1, PARAM2 and sends 0..1; say what each one turns
+    for i, k in enumerate(model_knobs(metadata)):
+        aidax_meta[f"param{i + 1}"] = f"{describe_knob(k)}, linear over PARAM{i + 1} 0..1"
     out["metadata"] = aidax_meta
     out[native.META_KEY] = {**ours, "format": "aidax"}
     return out

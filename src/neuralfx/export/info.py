@@ -9,6 +9,7 @@ from ..models import RecurrentModel, count_parameters
 from ..models.sequential import SequentialModel, to_recurrent_model
 from . import load_model
 from .aidax import aidax_refusal
+from .knobs import describe_knob, model_knobs
 from .lab import check_lab_exportable
 from .nam import nam_refusal
 
@@ -48,6 +49,25 @@ HOSTS = {
 }
 
 
+def _knob_lines(meta: dict) -> list[str]:
+    """The knob inputs, the settings held out of training and the test ESR at each setting."""
+    knobs = model_knobs(meta)
+    if not knobs:
+        return []
+    lines = [f"knobs:        {len(knobs)} (render with --knob NAME=VALUE for each)"]
+    for i, k in enumerate(knobs):
+        lines.append(f"  input {i + 1}      {describe_knob(k)}")
+    if meta.get("holdout"):
+        lines.append(f"held out:     {'; '.join(meta['holdout'])} (never trained on)")
+    by_setting = meta.get("test_esr_by_setting") or {}
+    if by_setting:
+        lines.append("test ESR by setting:")
+        held = set(meta.get("holdout") or ())
+        for label, esr in by_setting.items():
+            lines.append(f"  {label:24s} {esr:.4g}{'  (held out)' if label in held else ''}")
+    return lines
+
+
 def model_info(path: str | Path) -> list[str]:
     """Lines describing the model file at ``path``."""
     model, meta = load_model(path)
@@ -70,6 +90,7 @@ def model_info(path: str | Path) -> list[str]:
         f"sample rate:  {f'{rate} Hz' if rate else 'not stated (plays at the input rate)'}"
     )
     lines.append("latency:      0 samples (causal, sample by sample)")
+    lines += _knob_lines(meta)
     lines.append("can go to:")
     if isinstance(model, SequentialModel):
         lines.append("  render       yes (neuralfx render, as its host plays it)")

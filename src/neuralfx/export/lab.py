@@ -31,8 +31,14 @@ def lab_keys(cell: str) -> list[str]:
 
 
 def check_lab_exportable(model: RecurrentModel) -> None:
-    """The lab format holds one recurrent layer and a dense layer, nothing else."""
+    """The lab format holds one recurrent layer and a dense layer, nothing else (its C++
+    loader feeds one input, so no knobs)."""
     n_layers = model.rnn.num_layers
+    if model.knobs:
+        raise ExportError(
+            f"the lab format has no knob inputs; this model takes {model.knobs} knob(s): "
+            "use --format native"
+        )
     if len(model.convs) or n_layers != 1:
         raise ExportError(
             f"the lab format holds a single {model.cell} layer and a dense layer; this model has "

@@ -42,6 +42,11 @@ MAX_LAYERS = 8
 
 def nam_refusal(model: RecurrentModel) -> str | None:
     """Why a NAM plugin cannot run this model, or None when it can."""
+    if model.knobs:
+        return (
+            f"NAM plugins have no knob inputs; this model takes {model.knobs} knob(s): "
+            "export it with --format native or aidax"
+        )
     parts = []
     if model.cell != "lstm":
         parts.append(f"a {model.cell.upper()}")

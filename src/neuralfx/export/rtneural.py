@@ -6,6 +6,7 @@ softmax, elu) with its weight layouts (see ``native.py``), and refuses what it w
 crash on, naming the layer. AIDA-X adds top-level ``in_skip`` (0/1), ``in_gain``/``out_gain``
 (dB) and a ``metadata`` object (``samplerate`` as a string), and after loading it runs 2048
 samples of silence through the model; files that carry any of those keys get that warm-up.
+A file of 2 or 3 inputs is AIDA-X's knob model: the signal, then PARAM1 (and PARAM2) in 0..1.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.knobs import MAX_KNOBS
 from ..models.sequential import (
     ACTIVATIONS,
     Activation,
@@ -143,16 +145,16 @@ def read_layers(d: dict[str, Any], r: _Reader) -> list[nn.Module]:
     in_shape = r.key(d, "in_shape", "the file")
     if not isinstance(in_shape, list) or not in_shape or not isinstance(in_shape[-1], int):
         raise r.fail(f"'in_shape' is {in_shape!r}; expected a list ending in the input size")
-    if in_shape[-1] != 1:
+    if isinstance(in_shape[-1], bool) or not 1 <= in_shape[-1] <= 1 + MAX_KNOBS:
         raise r.fail(
-            f"takes {in_shape[-1]} inputs (AIDA-X: the signal and {in_shape[-1] - 1} knobs); "
-            "neuralfx renders one-input models"
+            f"takes {in_shape[-1]} inputs; neuralfx renders the signal and up to {MAX_KNOBS} "
+            f"knobs (AIDA-X: PARAM1, PARAM2): 'in_shape' [null, null, 1] to [null, null, 4]"
         )
     layers = r.key(d, "layers", "the file")
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
         raise r.fail(f"'layers' must be a list of 1 to {MAX_LAYERS} layers")
     out: list[nn.Module] = []
-    width = 1
+    width = in_shape[-1]
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
             raise r.fail(f"layer {i} is not a JSON object with a 'type' string")
@@ -194,6 +196,7 @@ def from_rtneural_dict(d: dict[str, Any], where: str) -> tuple[SequentialModel, 
         out_gain=db_to_gain(out_db or 0.0),
         skip=in_skip == 1.0,
         warmup_samples=AIDAX_WARMUP_SAMPLES if aidax else 0,
+        in_channels=d["in_shape"][-1],
     ).eval()
     meta = {
         **ours,

@@ -122,7 +122,11 @@ def _tile(s, batch: int):
 
 
 class SequentialModel(nn.Module):
-    """``y = out_gain * (net(in_gain * x) [+ in_gain * x])``: AIDA-X's order of operations."""
+    """``y = out_gain * (net(in_gain * x) [+ in_gain * x])``: AIDA-X's order of operations.
+
+    With ``in_channels`` 1 + N the input holds the audio then N knob values (AIDA-X's PARAM1,
+    PARAM2); as in AIDA-X, in_gain and the skip touch the audio channel only.
+    """
 
     def __init__(
         self,
@@ -131,32 +135,40 @@ class SequentialModel(nn.Module):
         out_gain: float = 1.0,
         skip: bool = False,
         warmup_samples: int = 0,
+        in_channels: int = 1,
     ):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.in_gain, self.out_gain, self.skip = in_gain, out_gain, skip
         self.warmup_samples = warmup_samples
+        self.in_channels = in_channels
 
     def forward(self, x: torch.Tensor, state: Any = None):
         states = list(state) if state is not None else [None] * len(self.layers)
-        h = x * self.in_gain if self.in_gain != 1.0 else x
+        h = x
+        if self.in_gain != 1.0:
+            h = torch.cat([x[..., :1] * self.in_gain, x[..., 1:]], dim=-1)
         y = h
         for i, layer in enumerate(self.layers):
             y, states[i] = layer(y, states[i])
         if self.skip:
-            y = y + h
+            y = y + h[..., :1]
         if self.out_gain != 1.0:
             y = y * self.out_gain
         return y, states
 
     @torch.inference_mode()
-    def start_state(self, block_samples: int = 1 << 16) -> Any:
-        """The state a host plays from: the file's initial state after the host's warm-up."""
+    def start_state(self, knobs=(), block_samples: int = 1 << 16) -> Any:
+        """The state a host plays from: the file's initial state after the host's warm-up,
+        silence with the knob inputs at ``knobs`` (0..1 each), as AIDA-X holds them on load."""
         state = None
         left = self.warmup_samples
+        row = torch.tensor([0.0, *knobs], dtype=torch.float32)
+        if len(row) != self.in_channels:
+            raise ValueError(f"the model takes {self.in_channels - 1} knob values")
         while left > 0:
             n = min(left, block_samples)
-            _, state = self(torch.zeros(1, n, 1), state)
+            _, state = self(row.expand(1, n, -1), state)
             left -= n
         return state
 
@@ -192,12 +204,12 @@ def to_recurrent_model(model: SequentialModel, where: str = "the model") -> Recu
             "set in_gain and out_gain to 0 dB"
         )
     cell, hidden = rnns[0].kind, rnns[0].width
-    out = RecurrentModel(cell, hidden, len(rnns), model.skip)
+    out = RecurrentModel(cell, hidden, len(rnns), model.skip, knobs=model.in_channels - 1)
     state = {}
     for k, r in enumerate(rnns):
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             state[f"{cell}.{name}_l{k}"] = getattr(r.rnn, f"{name}_l0").detach().clone()
-    state[f"{cell}.weight_ih_l0"] *= model.in_gain
+    state[f"{cell}.weight_ih_l0"][:, 0] *= model.in_gain  # the audio input only, not the knobs
     bias = head.bias if head.bias is not None else torch.zeros(1)
     state["dense.weight"] = head.kernel.detach().T * model.out_gain
     state["dense.bias"] = bias.detach().clone() * model.out_gain
