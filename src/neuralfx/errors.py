@@ -42,3 +42,8 @@ class RunError(NeuralFXError):
 
 class OutputError(NeuralFXError):
     """An output cannot be written there: a full disk, a read-only folder, not a regular file."""
+
+
+def plural(n: int, word: str) -> str:
+    """``1 knob``, ``2 knobs``: counts in messages read as words."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

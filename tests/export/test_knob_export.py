@@ -112,7 +112,7 @@ def test_three_knobs_are_refused_by_aidax_naming_native(tmp_path, capsys):
     [
         (
             "lab",
-            "the lab format has no knob inputs; this model takes 2 knob(s): use --format native",
+            "the lab format has no knob inputs; this model takes 2 knob inputs: use --format native",
         ),
         ("nam", "NAM plugins have no knob inputs"),
     ],
@@ -167,7 +167,7 @@ BAD_KNOBS = {
     "hi text": ([dict(KNOBS[0], hi="10"), KNOBS[1]], "finite"),
     "bool lo": ([dict(KNOBS[0], lo=False), KNOBS[1]], "finite"),
     "twice": ([KNOBS[0], KNOBS[0]], "twice"),
-    "too few": ([KNOBS[0]], "lists 1 knobs but the model takes 2 knob inputs"),
+    "too few": ([KNOBS[0]], "lists 1 knob but the model takes 2 knob inputs"),
     "too many": (list(KNOBS), "lists 3 knobs but the model takes 2"),
 }
 
@@ -192,7 +192,7 @@ def test_a_one_input_model_with_knob_metadata_is_refused(tmp_path):
     d = json.loads(path.read_text())
     d["neuralfx"]["knobs"] = [KNOBS[0]]
     path.write_text(json.dumps(d))
-    with pytest.raises(ModelFileError, match="lists 1 knobs but the model takes 0"):
+    with pytest.raises(ModelFileError, match="lists 1 knob but the model takes 0"):
         load_model(path)
 
 

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ..data.knobs import MAX_KNOBS, Knob
-from ..errors import ModelFileError
+from ..errors import ModelFileError, plural
 
 
 def host_knobs(n: int) -> list[dict[str, Any]]:
@@ -57,8 +57,8 @@ def check_knob_metadata(meta: dict[str, Any], in_channels: int, where: str) -> d
             names.add(k["name"])
         if len(knobs) != in_channels - 1:
             raise ModelFileError(
-                f"{where}: metadata lists {len(knobs)} knobs but the model takes "
-                f"{in_channels - 1} knob inputs ({in_channels} in all); {fix}"
+                f"{where}: metadata lists {plural(len(knobs), 'knob')} but the model takes "
+                f"{plural(in_channels - 1, 'knob input')} ({in_channels} in all); {fix}"
             )
     holdout = meta.get("holdout")
     if holdout is not None and not (

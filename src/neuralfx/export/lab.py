@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ExportError, ModelFileError
+from ..errors import ExportError, ModelFileError, plural
 from ..models import RecurrentModel
 
 META_KEY = "neuralfx"
@@ -36,7 +36,7 @@ def check_lab_exportable(model: RecurrentModel) -> None:
     n_layers = model.rnn.num_layers
     if model.knobs:
         raise ExportError(
-            f"the lab format has no knob inputs; this model takes {model.knobs} knob(s): "
+            f"the lab format has no knob inputs; this model takes {plural(model.knobs, 'knob input')}: "
             "use --format native"
         )
     if len(model.convs) or n_layers != 1:

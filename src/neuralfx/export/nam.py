@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..audio import read_wav
-from ..errors import ExportError, ModelFileError
+from ..errors import ExportError, ModelFileError, plural
 from ..models import RecurrentModel
 from ..models.sequential import Dense, Recurrent, SequentialModel
 from .native import _out
@@ -44,7 +44,7 @@ def nam_refusal(model: RecurrentModel) -> str | None:
     """Why a NAM plugin cannot run this model, or None when it can."""
     if model.knobs:
         return (
-            f"NAM plugins have no knob inputs; this model takes {model.knobs} knob(s): "
+            f"NAM plugins have no knob inputs; this model takes {plural(model.knobs, 'knob input')}: "
             "export it with --format native or aidax"
         )
     parts = []

@@ -14,7 +14,7 @@ import numpy as np
 from ..config import TrainConfig
 from ..data import Setting, Split
 from ..data.knobs import knob_metadata
-from ..errors import RunError
+from ..errors import RunError, plural
 from ..render import with_knobs
 from .tbptt import evaluate_blocks
 
@@ -32,7 +32,7 @@ def check_resume(cfg: TrainConfig, split: Split, run: object) -> None:
     """A run resumes on the data it started with: the same number of knobs."""
     if cfg.model.knobs != len(split.knobs):
         raise RunError(
-            f"{run}: was trained with {cfg.model.knobs} knob input(s), the data now has "
+            f"{run}: was trained with {plural(cfg.model.knobs, 'knob input')}, the data now has "
             f"{len(split.knobs)} ({split.name}); restore its knobs.csv or start a new run"
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, plural
 from ..export import load_recurrent_model
 from ..models import RecurrentModel
 
@@ -41,7 +41,7 @@ def start_from(model: RecurrentModel, path: str) -> None:
         )
     if src.knobs > model.knobs:
         raise ConfigError(
-            f"--init {path}: takes {src.knobs} knob input(s), this dataset has {model.knobs}; "
+            f"--init {path}: takes {plural(src.knobs, 'knob input')}, this dataset has {model.knobs}; "
             "train on data with its knobs.csv, or start afresh"
         )
     state = src.state_dict()
