@@ -35,7 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-
 import ttq_data
 from common import OUT, fmt, machine_note, save_json_at
 
@@ -50,12 +49,14 @@ def output_stem(gain: float) -> str:
     return f"overdrive_{gain:g}db"
 
 
-def ensure_data(gains: list[float], train_s: float, heldout_s: float) -> tuple[Path, Path]:
+def ensure_data(
+    work: Path, gains: list[float], train_s: float, heldout_s: float
+) -> tuple[Path, Path]:
     """The knob dataset and the unseen phrase through every setting (``heldout.npz``)."""
     if shutil.which("sox") is None:
         raise SystemExit("sox is not installed: apt-get install -y sox")
     tag = "-".join(f"{g:g}" for g in gains)
-    root = WORK / f"data-g{tag}-c{COLOUR}-{train_s:g}s"
+    root = work / f"data-g{tag}-c{COLOUR}-{train_s:g}s"
     heldout = root / "heldout.npz"
     if heldout.is_file():
         return root, heldout
@@ -180,9 +181,8 @@ def plans(gains: list[float], held: float, budget_s: float) -> dict[str, list[di
     }
 
 
-def run_all(gains, held, budget_s, data_dir, heldout, tag) -> dict[str, list[dict]]:
+def run_all(runs: Path, gains, held, budget_s, data_dir, heldout) -> dict[str, list[dict]]:
     """Launch the three workers at once and collect their results."""
-    runs = WORK / f"runs-{tag}"
     shutil.rmtree(runs, ignore_errors=True)
     procs = {}
     for role, jobs in plans(gains, held, budget_s).items():
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", type=float, help="the held-out gain (default: the second)")
     p.add_argument("--quick", action="store_true", help="a smoke test: tiny data, 3 s budget")
     p.add_argument("--out", type=Path, default=OUT / "knobs.json")
+    p.add_argument("--work", type=Path, default=WORK, help="datasets and runs (bench/out/knobs)")
     p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -279,9 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     if held not in gains[1:-1]:
         raise SystemExit(f"--holdout {held:g}: pick an inner gain of {gains}")
     t0 = time.perf_counter()
-    data_dir, heldout = ensure_data(gains, preset["train_s"], preset["heldout_s"])
-    tag = f"{'quick' if args.quick else 'full'}-h{held:g}"
-    results = run_all(gains, held, budget_s, data_dir, heldout, tag)
+    data_dir, heldout = ensure_data(args.work, gains, preset["train_s"], preset["heldout_s"])
+    runs = args.work / f"runs-{'quick' if args.quick else 'full'}-h{held:g}-t{budget_s:g}"
+    results = run_all(runs, gains, held, budget_s, data_dir, heldout)
     rows = rows_of(results, gains, held)
     wall_s = time.perf_counter() - t0
     payload = {

@@ -206,6 +206,29 @@ def memory(mem: dict, verdicts: list) -> list[str]:
     return lines
 
 
+def knob_capture(k: dict, verdicts: list) -> list[str]:
+    import knobs
+
+    (held,) = [r for r in k["rows"] if r["holdout"]]
+    verdicts.append(
+        (
+            f"conditioned model's held-out {held['gain_db']:g} dB near a dedicated model's",
+            f"{held['ratio_full']:.2f}x the dedicated {k['budget_s']:g} s model's ESR",
+        )
+    )
+    return [
+        "## 5. Knob capture: one conditioned model against dedicated ones",
+        "",
+        f"Run: {_machine(k.get('machine'))}; {k['wall_seconds']:.0f} s wall. "
+        f"{k['effect']}, gains {', '.join(f'{g:g}' for g in k['gains_db'])} dB, "
+        f"{held['gain_db']:g} held out of the conditioned model. {k['score']}.",
+        "",
+        knobs.table(k["rows"], k["budget_s"], len(k["gains_db"])),
+        "",
+        "Command: `bench/knobs.py` (see notes)",
+    ]
+
+
 def main() -> int:
     verdicts: list[tuple[str, str]] = []
     sections = []
@@ -214,6 +237,7 @@ def main() -> int:
         ("throughput", throughput),
         ("inference", inference),
         ("memory", memory),
+        ("knobs", knob_capture),
     ):
         data = load_json(name)
         sections.append(
