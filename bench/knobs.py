@@ -42,7 +42,7 @@ WORK = OUT / "knobs"
 COLOUR = 20
 KNOB = "gain"
 FULL = {"gains": "10,20,30,40", "train_s": ttq_data.TRAIN_S, "heldout_s": ttq_data.HELDOUT_S}
-QUICK = {"gains": "10,20,30", "train_s": 8.0, "heldout_s": 2.0, "budget": 3.0}
+QUICK = {"gains": "10,20,30", "train_s": 4.0, "heldout_s": 1.0, "budget": 1.5}
 
 
 def output_stem(gain: float) -> str:
@@ -243,8 +243,9 @@ def table(rows: list[dict], budget_s: float, n: int, key: str = "") -> str:
     """The markdown table; ``key="time_split"`` reads the loader's test blocks instead."""
     t = f"{budget_s:g} s"
     lines = [
-        f"| gain (dB) | conditioned, {t} | dedicated, {budget_s / n:g} s each | ratio "
-        f"| dedicated, {t} | ratio to it |",
+        f"| gain (dB) | conditioned, {t} | dedicated, {budget_s / n:g} s each "
+        f"| conditioned / dedicated {budget_s / n:g} s | dedicated, {t} "
+        f"| conditioned / dedicated {t} |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, help="conditioned model's seconds, T (default 180)")
     p.add_argument("--gains", help=f"overdrive gains in dB (default {FULL['gains']})")
     p.add_argument("--holdout", type=float, help="the held-out gain (default: the second)")
-    p.add_argument("--quick", action="store_true", help="a smoke test: tiny data, 3 s budget")
+    p.add_argument("--quick", action="store_true", help="a smoke test: tiny data, 1.5 s budget")
     p.add_argument("--out", type=Path, default=OUT / "knobs.json")
     p.add_argument("--work", type=Path, default=WORK, help="datasets and runs (bench/out/knobs)")
     p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
