@@ -144,6 +144,8 @@ def worker(plan_path: Path) -> None:
                 "epochs": r.epochs,
                 "best_epoch": r.best_epoch,
                 "train_seconds": r.train_seconds,
+                # a wall-clock budget on a shared machine buys different work at different times
+                "samples_per_s": r.samples_per_s,
                 "wall_seconds": wall_s,
                 "stopped_by": r.stopped_by,
                 "parameters": r.parameters,
@@ -287,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = rows_of(results, gains, held)
     wall_s = time.perf_counter() - t0
     payload = {
+        "command": " ".join(["bench/knobs.py", *(sys.argv[1:] if argv is None else argv)]),
         "effect": f"sox overdrive GAIN {COLOUR}",
         "gains_db": gains,
         "holdout_db": held,

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, ROOT, fmt, load_json
 
 FLAT_MIB = 16.0  # rendering "flat in file length": 1 h within this of 1 min
+CLOSE = 3.0  # a held-out knob setting "close to" a dedicated model: within this ratio of ESR
 TRAINERS = (
     ("ours", "neuralfx (defaults)"),
     ("baseline", "baseline (lab recipe)"),
@@ -213,6 +214,7 @@ def knob_capture(k: dict, verdicts: list) -> list[str]:
     verdicts.append(
         (
             f"conditioned model's held-out {held['gain_db']:g} dB near a dedicated model's",
+            f"{'met' if held['ratio_full'] <= CLOSE else 'missed'}: "
             f"{held['ratio_full']:.2f}x the dedicated {k['budget_s']:g} s model's ESR",
         )
     )
@@ -225,7 +227,7 @@ def knob_capture(k: dict, verdicts: list) -> list[str]:
         "",
         knobs.table(k["rows"], k["budget_s"], len(k["gains_db"])),
         "",
-        "Command: `bench/knobs.py` (see notes)",
+        f"Command: `{k.get('command', 'bench/knobs.py')}` (analysis in the notes below)",
     ]
 
 
