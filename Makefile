@@ -43,13 +43,15 @@ cpp:
 	@echo "built cpp/build/neuralfx-process"
 
 # benchmarks -> bench/RESULTS.md (about 1.5 h: 5 datasets x 4 trainers x BENCH_BUDGET s, then
-# throughput, inference, memory). NAM's columns need bench/out/nam-venv: see bench/notes.md.
+# throughput, inference, memory; then the knob capture, about 10 min). NAM's columns need
+# bench/out/nam-venv: see bench/notes.md.
 BENCH_BUDGET ?= 180
 bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py --budget $(BENCH_BUDGET)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/knobs.py --budget $(BENCH_BUDGET)
 	$(BIN)/python bench/report.py
 
 # the same in about 20 minutes: short budgets, a quarter-hour file for the memory check
@@ -58,6 +60,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/throughput.py --seconds 10 --rounds 2
 	$(BIN)/python bench/inference.py --reps 1
 	$(BIN)/python bench/memory.py --hours 0.25 --train-seconds 10
+	$(BIN)/python bench/knobs.py --budget 30
 	$(BIN)/python bench/report.py
 
 clean:

@@ -83,9 +83,13 @@ def machine_note() -> dict[str, Any]:
 
 
 def save_json(name: str, payload: dict[str, Any]) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
+    return save_json_at(OUT / f"{name}.json", payload)
+
+
+def save_json_at(path: Path, payload: dict[str, Any]) -> Path:
+    """``payload`` as JSON at ``path``, written to a temp file beside it, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     os.replace(tmp, path)
     return path

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, ROOT, fmt, load_json
 
 FLAT_MIB = 16.0  # rendering "flat in file length": 1 h within this of 1 min
+CLOSE = 3.0  # a held-out knob setting "close to" a dedicated model: within this ratio of ESR
 TRAINERS = (
     ("ours", "neuralfx (defaults)"),
     ("baseline", "baseline (lab recipe)"),
@@ -206,6 +207,30 @@ def memory(mem: dict, verdicts: list) -> list[str]:
     return lines
 
 
+def knob_capture(k: dict, verdicts: list) -> list[str]:
+    import knobs
+
+    (held,) = [r for r in k["rows"] if r["holdout"]]
+    verdicts.append(
+        (
+            f"conditioned model's held-out {held['gain_db']:g} dB near a dedicated model's",
+            f"{'met' if held['ratio_full'] <= CLOSE else 'missed'}: "
+            f"{held['ratio_full']:.2f}x the dedicated {k['budget_s']:g} s model's ESR",
+        )
+    )
+    return [
+        "## 5. Knob capture: one conditioned model against dedicated ones",
+        "",
+        f"Run: {_machine(k.get('machine'))}; {k['wall_seconds']:.0f} s wall. "
+        f"{k['effect']}, gains {', '.join(f'{g:g}' for g in k['gains_db'])} dB, "
+        f"{held['gain_db']:g} held out of the conditioned model. {k['score']}.",
+        "",
+        knobs.table(k["rows"], k["budget_s"], len(k["gains_db"])),
+        "",
+        f"Command: `{k.get('command', 'bench/knobs.py')}` (analysis in the notes below)",
+    ]
+
+
 def main() -> int:
     verdicts: list[tuple[str, str]] = []
     sections = []
@@ -214,6 +239,7 @@ def main() -> int:
         ("throughput", throughput),
         ("inference", inference),
         ("memory", memory),
+        ("knobs", knob_capture),
     ):
         data = load_json(name)
         sections.append(

@@ -37,7 +37,8 @@ BUILTIN = {"compressor": "compressor", "fuzz": "fuzz"}
 EFFECTS = tuple(SOX) + tuple(BUILTIN)
 
 
-def _sox(x: np.ndarray, chain: str) -> np.ndarray:
+def sox(x: np.ndarray, chain: str) -> np.ndarray:
+    """``x`` through the sox effect chain ``chain`` (e.g. ``overdrive 20 20``), unclipped."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         write_wav(src, x, RATE_HZ)
@@ -49,7 +50,7 @@ def _sox(x: np.ndarray, chain: str) -> np.ndarray:
 
 def process(effect: str, x: np.ndarray) -> np.ndarray:
     if effect in SOX:
-        y = _sox(x, SOX[effect])
+        y = sox(x, SOX[effect])
     else:
         y = parse_chain(BUILTIN[effect])(x, RATE_HZ)
     return np.clip(y[: len(x)], -1.0, 1.0).astype(np.float32)
