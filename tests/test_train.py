@@ -178,3 +178,27 @@ def test_init_starts_from_another_tools_model_file(gain_data, tmp_path, capsys):
     wrong = ["train", str(gain_data), *FAST_FLAGS, "--init", str(aidax), "--model", "lstm"]
     assert main(wrong) == 2
     assert "pass --model gru --hidden 8 --layers 1 --skip" in capsys.readouterr().err
+
+
+def test_a_step_with_an_infinite_gradient_is_skipped_not_taken(gain_data, monkeypatch):
+    """A finite loss can have an infinite gradient; clipped it becomes NaN, and one such step
+    used to poison every weight for the rest of the run (seen on sox overdrive at 40 dB)."""
+    from neuralfx.training import loop
+
+    calls = {"n": 0}
+    real = loop.shard_grads
+
+    def sometimes_infinite(*args):
+        loss, grads, state = real(*args)
+        calls["n"] += 1
+        if calls["n"] % 3 == 0:
+            grads = tuple(g * float("inf") for g in grads)
+        return loss, grads, state
+
+    monkeypatch.setattr(loop, "shard_grads", sometimes_infinite)
+    r = neuralfx.train(fast_config(gain_data, max_epochs=4, run_name="inf"))
+    model, _ = load_model(r.model_path)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    rows = read_metrics(r.run_dir / "metrics.csv")
+    assert all(np.isfinite(row["val_loss"]) for row in rows) and r.test_esr < 0.5
+    assert calls["n"] >= 6

@@ -205,7 +205,11 @@ class Trainer:
         # summed in a fixed order, so a run is reproducible whatever the threads
         for param, gs in zip(self.params, zip(*(o[1] for o in out))):
             param.grad = torch.stack(gs).mean(0)
-        torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+        norm = torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+        if not torch.isfinite(norm):
+            # a finite loss can still have an infinite gradient; clipped, it would be NaN and
+            # one step would poison every weight (and Adam's moments) for the rest of the run
+            return None, states
         self.opt.step()
         return float(torch.stack([o[0] for o in out]).mean()), states
 
