@@ -21,11 +21,12 @@ demo: $(STAMP)
 	$(BIN)/neuralfx train $(DEMO_DIR) --budget $(DEMO_BUDGET)
 
 test: $(STAMP)
-	# the report's browser test needs Chromium; install it once where we can (root, apt)
-	if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && \
+	# the report's browser test needs Chromium, the benchmarks' smoke tests sox (a DSP we did
+	# not write); install them once where we can (root, apt)
+	if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/sox ]; } && \
 	    [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	    chromium chromium-driver; fi
+	    chromium chromium-driver sox; fi
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/python -m pytest tests
