@@ -202,3 +202,20 @@ def test_a_step_with_an_infinite_gradient_is_skipped_not_taken(gain_data, monkey
     rows = read_metrics(r.run_dir / "metrics.csv")
     assert all(np.isfinite(row["val_loss"]) for row in rows) and r.test_esr < 0.5
     assert calls["n"] >= 6
+
+
+def test_compiling_the_kernels_is_not_training_time(gain_data, monkeypatch):
+    """A fresh install compiles the numba kernels (seconds; ~20 s on a busy machine): done
+    before the clock starts, so a 20 s budget buys 20 s of training."""
+    from neuralfx.models import fast
+
+    real = fast._compile
+
+    def slow_compile(cell):
+        time.sleep(1.5)
+        return real(cell)
+
+    monkeypatch.setattr(fast, "_loaded", {})
+    monkeypatch.setattr(fast, "_compile", slow_compile)
+    r = neuralfx.train(fast_config(gain_data, max_epochs=1, run_name="jit"))
+    assert r.train_seconds < 1.5, r.train_seconds

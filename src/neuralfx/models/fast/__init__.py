@@ -125,6 +125,13 @@ def fast_path(rnn: nn.Module, x: torch.Tensor) -> bool:
     return _fast_layers(rnn, x) is not None
 
 
+def prepare(cell: str) -> bool:
+    """Compile (or load from numba's cache) the cell's kernels now, outside any timed loop:
+    a fresh install's first compile takes seconds that a training budget must not pay for.
+    True when the kernels will be used."""
+    return kernel_mode() != "torch" and _kernels(cell) is not None
+
+
 def recurrent_forward(rnn: nn.Module, x: torch.Tensor, state):
     """``rnn(x, state)``, on the fast kernels where ``fast_path`` says so."""
     layers = _fast_layers(rnn, x)
@@ -135,4 +142,4 @@ def recurrent_forward(rnn: nn.Module, x: torch.Tensor, state):
     return layers.lstm_forward(rnn, x, state)
 
 
-__all__ = ["ENV_VAR", "fast_path", "kernel_mode", "recurrent_forward", "set_kernels"]
+__all__ = ["ENV_VAR", "fast_path", "kernel_mode", "prepare", "recurrent_forward", "set_kernels"]
