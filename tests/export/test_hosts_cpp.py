@@ -1,5 +1,5 @@
 """Other hosts' files through real RTNeural (cpp/) against `neuralfx render`: AIDA-X files the
-way AIDA-X loads them (cpp/aidax_model.cpp: compile-time ModelT of the file's hidden size,
+way AIDA-X loads them (cpp/aidax_model.h: compile-time ModelT of the file's hidden size,
 ModelT::parseJson, in_skip, in_gain/out_gain, 2048 samples of silence on load), and foreign
 RTNeural JSON on parseJson."""
 
