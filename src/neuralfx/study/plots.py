@@ -26,13 +26,13 @@ DPI = 110
 _MARKERS = "os^Dv<>PX*"
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     return write_bytes_atomic(path, buf.getvalue())
 
 
-def _plain_log_labels(axis) -> None:
+def plain_log_labels(axis) -> None:
     """ "0.01" and "300" instead of 10^-2 and 3x10^2; on an axis spanning less than a decade
     or so, a few minor ticks (2, 3, 5 x 10^n) are labelled too, so it has some numbers."""
     lo, hi = sorted(axis.get_view_interval())
@@ -68,8 +68,8 @@ def esr_heatmap(rows: list[dict[str, Any]], path: Path, title: str = "test ESR")
     ok = grid[np.isfinite(grid)]
     lo, hi = (ok.min(), ok.max()) if ok.size else (1e-3, 1.0)
     norm = LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 10)
-    cmap = _cmap("viridis_r")
-    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto")
+    colour_map = cmap("viridis_r")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=colour_map, norm=norm, aspect="auto")
     for i in range(len(effects)):
         for j in range(len(configs)):
             v = grid[i, j]
@@ -86,11 +86,11 @@ def esr_heatmap(rows: list[dict[str, Any]], path: Path, title: str = "test ESR")
         fontsize=10,
     )
     bar = fig.colorbar(im, ax=ax, label="test ESR (log scale)", shrink=0.9)
-    _plain_log_labels(bar.ax.yaxis)
-    return _save(fig, path)
+    plain_log_labels(bar.ax.yaxis)
+    return save(fig, path)
 
 
-def _cmap(name: str):
+def cmap(name: str):
     from matplotlib import colormaps
 
     return colormaps[name].with_extremes(bad="#dddddd")  # grey: runs missing or failed
@@ -102,7 +102,7 @@ def esr_vs_parameters(rows: list[dict[str, Any]], path: Path) -> Path:
     ax = fig.add_subplot()
     effects = _ordered(r["effect"] for r in rows)
     models = _ordered(r["model"] for r in rows)
-    colours = _cmap("tab10" if len(effects) <= 10 else "tab20")
+    colours = cmap("tab10" if len(effects) <= 10 else "tab20")
     for i, effect in enumerate(effects):
         for j, model in enumerate(models):
             pts = sorted(
@@ -127,8 +127,8 @@ def esr_vs_parameters(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.margins(0.08)
-    _plain_log_labels(ax.xaxis)
-    _plain_log_labels(ax.yaxis)
+    plain_log_labels(ax.xaxis)
+    plain_log_labels(ax.yaxis)
     ax.set_xlabel("parameters")
     ax.set_ylabel("test ESR (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
@@ -148,7 +148,7 @@ def esr_vs_parameters(rows: list[dict[str, Any]], path: Path) -> Path:
         frameon=False,
     )
     ax.set_title("test ESR against model size", fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def loss_curves(
@@ -166,7 +166,7 @@ def loss_curves(
         return f"{r['config_label']} seed {r['seed']}" if seeds else r["config_label"]
 
     labels = _ordered(label_of(r) for r in rows)
-    colours = _cmap("tab10" if len(labels) <= 10 else "tab20")
+    colours = cmap("tab10" if len(labels) <= 10 else "tab20")
     for k, effect in enumerate(effects):
         ax = axes[k // ncols][k % ncols]
         last = max(
@@ -193,7 +193,7 @@ def loss_curves(
                 label=label,
             )
         ax.set_yscale("log")
-        _plain_log_labels(ax.yaxis)
+        plain_log_labels(ax.yaxis)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(effect, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
@@ -204,7 +204,7 @@ def loss_curves(
     axes[0][0].set_ylabel("validation ESR", fontsize=8)
     handles = [axes[0][0].plot([], [], color=colours(i % colours.N))[0] for i in range(len(labels))]
     fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def spectra(panels: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
@@ -239,4 +239,4 @@ def spectra(panels: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
         axes[k // ncols][k % ncols].set_visible(False)
     if len(panels) > 1 or panels[0].get("label"):
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)

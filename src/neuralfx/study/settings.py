@@ -52,7 +52,7 @@ def esr_by_setting(record: RunRecord, path: Path) -> Path:
         groups.setdefault(tuple(s["knobs"][n] for n in names[1:]), []).append(s)
     fig = Figure(figsize=(7.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    colours = plots._cmap("tab10" if len(groups) <= 10 else "tab20")
+    colours = plots.cmap("tab10" if len(groups) <= 10 else "tab20")
     handles, labels = [], []
     for i, (rest, members) in enumerate(sorted(groups.items())):
         members = sorted(members, key=lambda s: s["knobs"][names[0]])
@@ -95,7 +95,7 @@ def esr_by_setting(record: RunRecord, path: Path) -> Path:
         handles.append(ax.axhline(overall, color="grey", linestyle="--", linewidth=1))
         labels.append(f"trained settings together: {overall:.4g}")
     ax.set_yscale("log")
-    plots._plain_log_labels(ax.yaxis)
+    plots.plain_log_labels(ax.yaxis)
     values = sorted({s["knobs"][names[0]] for s in record.settings})
     ax.xaxis.set_major_locator(FixedLocator(values))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -105,7 +105,7 @@ def esr_by_setting(record: RunRecord, path: Path) -> Path:
     ax.margins(x=0.06, y=0.15)
     ax.legend(handles, labels, fontsize=8, loc="best")
     ax.set_title(f"{record.row['run']}: test ESR at each knob setting", fontsize=10)
-    return plots._save(fig, path)
+    return plots.save(fig, path)
 
 
 def _positive(v: Any) -> bool:
