@@ -16,7 +16,7 @@ from ..data import Setting, Split
 from ..data.knobs import knob_metadata
 from ..errors import RunError, plural
 from ..render import with_knobs
-from .tbptt import evaluate_blocks
+from .tbptt import evaluate_blocks, render_blocks, score_blocks
 
 MAX_DEMO_SETTINGS = 4
 
@@ -43,10 +43,18 @@ def score_settings(model, settings: list[Setting], part: str, loss_fn, device):
     return evaluate_blocks(model, blocks, loss_fn, device)
 
 
-def setting_scores(model, split: Split, loss_fn, device) -> list[dict[str, Any]]:
-    """Every setting's test ESR, held-out ones included, for result.json and the report."""
-    _, _, esrs = score_settings(model, list(split.settings), "test", loss_fn, device)
-    return [
+def test_scores(model, split: Split, loss_fn, device) -> tuple[float, list[dict[str, Any]]]:
+    """The test ESR over the trained settings and every setting's own (held-out ones included),
+    from one render of each test block: what training records and the report's analysis
+    recomputes, through this one function so they agree exactly."""
+    settings = list(split.settings)
+    preds = render_blocks(model, [s.test_x for s in settings], device)
+    _, _, esrs = score_blocks(preds, [s.test_y for s in settings], loss_fn)
+    seen = [i for i, s in enumerate(settings) if not s.holdout]
+    _, test_esr, _ = score_blocks(
+        [preds[i] for i in seen], [settings[i].test_y for i in seen], loss_fn
+    )
+    scores = [
         {
             "output": s.output,
             "label": s.label,
@@ -54,15 +62,8 @@ def setting_scores(model, split: Split, loss_fn, device) -> list[dict[str, Any]]
             "holdout": s.holdout,
             "test_esr": e,
         }
-        for s, e in zip(split.settings, esrs)
+        for s, e in zip(settings, esrs)
     ]
-
-
-def test_scores(model, split: Split, loss_fn, device) -> tuple[float, list[dict[str, Any]]]:
-    """The test ESR over the trained settings and every setting's own: what training records
-    and the report's analysis recomputes, through this one function so they agree exactly."""
-    scores = setting_scores(model, split, loss_fn, device)
-    _, test_esr, _ = score_settings(model, split.seen, "test", loss_fn, device)
     return test_esr, scores
 
 

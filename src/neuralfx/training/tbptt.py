@@ -14,7 +14,7 @@ import torch
 from ..config import TrainConfig
 from ..losses import esr
 from ..models import detach_state
-from ..render import render_array, render_batch
+from ..render import render_batch
 
 
 def segment_samples(cfg: TrainConfig) -> int:
@@ -57,40 +57,46 @@ def shard_grads(model, loss_fn, params, x, y, state, warmup: int):
 
 @torch.inference_mode()
 def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
-    """Loss and ESR over a whole block, from a zero state, with the state carried through.
-
-    Batch 1 has nothing to share between threads, so it runs on one (see ``device.shard_count``).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        pred = render_array(model, x, device=device)
-    finally:
-        torch.set_num_threads(threads)
-    loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
-    return float(loss), esr(y, pred)
+    """Loss and ESR over a whole block, from a zero state, with the state carried through."""
+    loss, block_esr, _ = evaluate_blocks(model, [(x, y)], loss_fn, device)
+    return loss, block_esr
 
 
 @torch.inference_mode()
-def evaluate_blocks(
-    model, blocks: list[tuple[np.ndarray, np.ndarray]], loss_fn, device
-) -> tuple[float, float, list[float]]:
-    """Loss and ESR over several blocks (knob settings), each from a zero state, plus each
-    block's ESR. Blocks of one length render side by side, as one batch."""
+def render_blocks(model, xs: list[np.ndarray], device) -> list[np.ndarray]:
+    """Each block from a zero state; blocks of one length render side by side, as one batch.
+
+    One thread: a render has too little to share between threads (see ``device.shard_count``).
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    preds: list[np.ndarray | None] = [None] * len(blocks)
+    preds: list[np.ndarray] = [np.empty(0, np.float32)] * len(xs)
     try:
         by_length: dict[int, list[int]] = {}
-        for i, (x, _) in enumerate(blocks):
+        for i, x in enumerate(xs):
             by_length.setdefault(len(x), []).append(i)
         for idx in by_length.values():
-            out = render_batch(model, np.stack([blocks[i][0] for i in idx]), device=device)
+            out = render_batch(model, np.stack([xs[i] for i in idx]), device=device)
             for i, row in zip(idx, out):
                 preds[i] = row
     finally:
         torch.set_num_threads(threads)
-    pred = np.concatenate(preds)
-    y = np.concatenate([b[1] for b in blocks])
+    return preds
+
+
+def score_blocks(
+    preds: list[np.ndarray], ys: list[np.ndarray], loss_fn
+) -> tuple[float, float, list[float]]:
+    """Loss and ESR over the blocks joined, plus each block's ESR."""
+    pred, y = np.concatenate(preds), np.concatenate(ys)
     loss = loss_fn(torch.from_numpy(pred).view(1, -1, 1), torch.from_numpy(y).view(1, -1, 1))
-    return float(loss), esr(y, pred), [esr(b[1], p) for b, p in zip(blocks, preds)]
+    return float(loss), esr(y, pred), [esr(t, p) for t, p in zip(ys, preds)]
+
+
+def evaluate_blocks(
+    model, blocks: list[tuple[np.ndarray, np.ndarray]], loss_fn, device
+) -> tuple[float, float, list[float]]:
+    """Loss and ESR over several blocks (knob settings), each from a zero state, plus each
+    block's ESR."""
+    preds = render_blocks(model, [x for x, _ in blocks], device)
+    return score_blocks(preds, [y for _, y in blocks], loss_fn)
