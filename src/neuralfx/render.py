@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 
 from . import audio
-from .data.knobs import Knob
+from .data.knobs import Knob, with_knobs
 from .errors import AudioError, ConfigError, OutputError
 from .export import load_model
 from .export.knobs import describe_knob, model_knobs
@@ -98,16 +98,6 @@ def knob_columns(plan: np.ndarray, start: int, n: int, total: int) -> np.ndarray
     each knob moves linearly from its first to its last value (constant when they are equal)."""
     t = (np.arange(start, start + n, dtype=np.float64) / max(total - 1, 1))[:, None]
     return (plan[:, 0] + t * (plan[:, 1] - plan[:, 0])).astype(np.float32)
-
-
-def with_knobs(x: np.ndarray, scaled: np.ndarray | list[float]) -> np.ndarray:
-    """A conditioned model's input ``(time, 1 + N)``: the audio, then each knob's 0..1 value,
-    constant (``scaled`` of shape ``(N,)``) or one per sample (``(time, N)``)."""
-    scaled = np.asarray(scaled, np.float32)
-    out = np.empty((len(x), 1 + scaled.shape[-1]), np.float32)
-    out[:, 0] = x
-    out[:, 1:] = scaled
-    return out
 
 
 @torch.inference_mode()

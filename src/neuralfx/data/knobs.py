@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..audio import write_text_atomic
 from ..errors import DatasetError
 
@@ -104,6 +106,16 @@ def parse_holdout(text: str, table: KnobTable) -> set[str]:
             f"the settings are {'; '.join(have[:8])}"
         )
     return chosen
+
+
+def with_knobs(x: np.ndarray, scaled: np.ndarray | list[float]) -> np.ndarray:
+    """A conditioned model's input ``(time, 1 + N)``: the audio, then each knob's 0..1 value,
+    constant (``scaled`` of shape ``(N,)``) or one per sample (``(time, N)``)."""
+    scaled = np.asarray(scaled, np.float32)
+    out = np.empty((len(x), 1 + scaled.shape[-1]), np.float32)
+    out[:, 0] = x
+    out[:, 1:] = scaled
+    return out
 
 
 def parse_knob_range(text: str) -> tuple[str, float, float]:

@@ -18,7 +18,7 @@ from ..audio import SAMPLE_RATE_HZ
 from ..config import TrainConfig
 from ..errors import DatasetError
 from .check import DatasetReport, check_dataset
-from .knobs import Knob, KnobTable, parse_holdout, parse_knob_range
+from .knobs import Knob, KnobTable, parse_holdout, parse_knob_range, with_knobs
 
 
 @dataclass(frozen=True)
@@ -188,11 +188,8 @@ def split_settings(
         )
     settings, parts = [], {k: [] for k in ("tx", "ty", "vx", "vy", "ex", "ey")}
     at = 0
-    for r in report.arrays_by_output():
-        out, (x, y) = r
-        knob_x = np.empty((len(x), 1 + len(table.knobs)), np.float32)
-        knob_x[:, 0] = x
-        knob_x[:, 1:] = np.asarray(table.scaled(out), np.float32)
+    for out, (x, y) in report.arrays_by_output():
+        knob_x = with_knobs(x, table.scaled(out))
         label = table.label(out)
         one = split_pairs(
             [(knob_x, y)],
