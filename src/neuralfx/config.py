@@ -106,6 +106,10 @@ class TrainConfig:
     learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
     lr_patience: int = setting(3, lo=0, hi=10000)
     lr_factor: float = setting(0.5, lo=0, hi=1, lo_open=True, hi_open=True)
+    # the validated and exported model is an average of the recent weights (0 = the last step)
+    weight_average: float = setting(
+        0.0, "--average", "decay of the weights' moving average (0 = off)", lo=0, hi=1, hi_open=True
+    )
     early_stop_patience: int = setting(
         12, "--patience", "early-stopping patience in epochs", lo=1, hi=1_000_000
     )

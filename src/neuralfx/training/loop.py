@@ -32,6 +32,7 @@ from ..models.fast import prepare as prepare_kernels
 from ..render import render_array
 from . import conditioning as knobs
 from . import runs
+from .averaging import WeightAverage
 from .device import pick_device, shard_count
 from .display import Reporter
 from .init_from import start_from
@@ -108,6 +109,9 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
+        self.average = (
+            WeightAverage(self.params, cfg.weight_average) if cfg.weight_average else None
+        )
         self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
         self.progress = Progress()
         if resume:
@@ -118,6 +122,7 @@ class Trainer:
                 self.opt,
                 self.sched,
                 self.rng,
+                self.average,
             )
             p = self.progress
             self.report.message(
@@ -219,12 +224,22 @@ class Trainer:
             # one step would poison every weight (and Adam's moments) for the rest of the run
             return None, states
         self.opt.step()
+        if self.average is not None:
+            self.average.update()
         return float(torch.stack([o[0] for o in out]).mean()), states
 
     def validate_and_record(
         self, train_loss: float, epoch_s: float, samples_per_s: float
     ) -> tuple[dict[str, float], bool]:
-        """Validate on the whole block; on a record, write model.json (atomically) twice."""
+        """Validate on the whole block; on a record, write model.json (atomically) twice.
+
+        With a weight average, the average is what is validated, kept and rendered."""
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            return self._validate_and_record(train_loss, samples_per_s)
+
+    def _validate_and_record(
+        self, train_loss: float, samples_per_s: float
+    ) -> tuple[dict[str, float], bool]:
         cfg, p, split = self.cfg, self.progress, self.data.split
         epoch = p.epoch
         if split.settings:  # each setting from a zero state, side by side
@@ -270,6 +285,7 @@ class Trainer:
                 RandomState.capture(self.rng),
                 self.progress,
                 asdict(self.cfg),
+                self.average,
             ),
         )
 

@@ -79,8 +79,11 @@ def checkpoint_dict(
     random_state: RandomState,
     progress: Progress,
     config: dict[str, Any],
+    average: Any = None,
 ) -> dict[str, Any]:
+    extra = {"average": average.state_dict()} if average is not None else {}
     return {
+        **extra,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -97,6 +100,7 @@ def restore_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     rng: np.random.Generator,
+    average: Any = None,
 ) -> Progress:
     """Load a checkpoint into the run's objects; a foreign or mismatched one is a RunError."""
     missing = [k for k in ("model", "optimizer", "scheduler", "random", "progress") if k not in ck]
@@ -107,6 +111,8 @@ def restore_checkpoint(
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
         RandomState(**ck["random"]).restore(rng)
+        if average is not None:
+            average.load_state_dict(ck.get("average"), where)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise RunError(
