@@ -104,6 +104,13 @@ class TrainConfig:
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
     learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
+    # "auto": with a budget, hold the rate then a cosine over its last 30 %; else halve on plateaus
+    lr_schedule: str = setting(
+        "plateau",
+        "--schedule",
+        "learning-rate schedule: auto (cosine tail with --budget, else plateau), plateau, cosine",
+        choices=("auto", "plateau", "cosine"),
+    )
     lr_patience: int = setting(3, lo=0, hi=10000)
     lr_factor: float = setting(0.5, lo=0, hi=1, lo_open=True, hi_open=True)
     # the validated and exported model is an average of the recent weights (0 = the last step)

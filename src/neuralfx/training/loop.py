@@ -37,6 +37,7 @@ from .device import pick_device, shard_count
 from .display import Reporter
 from .init_from import start_from
 from .result import TrainResult, model_metadata
+from .schedule import lr_factor
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
@@ -105,13 +106,18 @@ class Trainer:
                 )
         start_from(self.model, cfg.init_model)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        # fused: one kernel for every tensor, 2.6x less time per step on the CPU than the
+        # per-tensor loop torch picks there by default (a step is about 5 ms in all)
+        fused = device.type in ("cpu", "cuda")
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, fused=fused)
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
         self.average = (
             WeightAverage(self.params, cfg.weight_average) if cfg.weight_average else None
         )
+        # the cosine tail needs the run's end: the budget, else max_epochs
+        self.tail = cfg.lr_schedule == "cosine" or (cfg.lr_schedule == "auto" and cfg.budget_s > 0)
         self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
         self.progress = Progress()
         if resume:
@@ -182,7 +188,9 @@ class Trainer:
         self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
-        for starts in batches:
+        for b, starts in enumerate(batches):
+            if self.tail:
+                self._set_rate(p.train_seconds + time.perf_counter() - t0, b / len(batches))
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
             x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
             x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
@@ -202,6 +210,15 @@ class Trainer:
         epoch_s = time.perf_counter() - t0
         p.train_seconds += epoch_s
         return loss_sum / max(loss_n, 1), epoch_s, seen / epoch_s
+
+    def _set_rate(self, seconds: float, epoch_part: float) -> None:
+        cfg = self.cfg
+        if cfg.budget_s:
+            fraction = seconds / cfg.budget_s
+        else:
+            fraction = (self.progress.epoch + epoch_part) / cfg.max_epochs
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.learning_rate * lr_factor(fraction)
 
     def _step(self, xs, ys, states, sl: slice, warmup: int) -> tuple[float | None, list]:
         """One optimiser step over every shard's chunk; None when the loss was not finite."""
@@ -252,7 +269,8 @@ class Trainer:
             )
         if not math.isfinite(val_loss):
             val_loss = float("inf")
-        self.sched.step(val_loss)
+        if not self.tail:
+            self.sched.step(val_loss)
         row = {
             "epoch": epoch,
             "train_loss": train_loss,

@@ -1,0 +1,25 @@
+"""The learning rate over a run whose length is known: hold the peak, then a cosine to the end.
+
+With a budget, the run knows when it ends, so the rate can land: it holds the peak (progress on
+these small models is limited by step size, not gradient noise) and falls along a half cosine
+to a hundredth of the peak over the last ``DECAY_FRACTION`` of the budget, turning the jitter
+of the last steps into a converged model by the time the budget is spent. Without a budget
+the end is set by early stopping, and the rate halves on validation plateaus instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+DECAY_FRACTION = 0.3  # the last part of the budget, over which the rate falls
+FINAL_FACTOR = 0.01  # the rate at the end, relative to the peak
+
+
+def lr_factor(fraction: float) -> float:
+    """The rate relative to the peak at ``fraction`` (0..1) of the budget."""
+    f = min(max(fraction, 0.0), 1.0)
+    start = 1.0 - DECAY_FRACTION
+    if f < start:
+        return 1.0
+    t = (f - start) / DECAY_FRACTION
+    return FINAL_FACTOR + (1.0 - FINAL_FACTOR) * 0.5 * (1.0 + math.cos(math.pi * t))
