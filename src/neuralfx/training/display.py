@@ -22,6 +22,8 @@ class Reporter:
         self.console = Console(stderr=True)
         self._progress: Progress | None = None
         self._task = None
+        # the bar's last loss and speed: rich's reset replaces every field it is not given
+        self._last = {"loss": 0.0, "speed": 0.0}
 
     def message(self, text: str) -> None:
         if self._progress is not None:
@@ -46,7 +48,7 @@ class Reporter:
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                "train", total=batches, epoch=epoch, loss=0.0, best="-", speed=0.0, left="?"
+                "train", total=batches, epoch=epoch, best="-", left="?", **self._last
             )
         best_s = f"{best:.4g}" if best < float("inf") else "-"
         self._progress.reset(
@@ -55,11 +57,13 @@ class Reporter:
             epoch=epoch,
             best=best_s,
             left=_fmt_time(left_s) if left_s is not None else "?",
+            **self._last,
         )
 
     def batch(self, loss: float, samples_per_s: float) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, loss=loss, speed=samples_per_s)
+            self._last = {"loss": loss, "speed": samples_per_s}
+            self._progress.update(self._task, advance=1, **self._last)
 
     def end_epoch(self, row: dict[str, Any], record: bool, left_s: float | None) -> None:
         star = " *" if record else ""
