@@ -37,7 +37,7 @@ from .device import pick_device, shard_count
 from .display import Reporter
 from .init_from import start_from
 from .result import TrainResult, model_metadata
-from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
+from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
 MAX_GRAD_NORM = 1.0
@@ -149,12 +149,9 @@ class Trainer:
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
         cfg, p = self.cfg, self.progress
-        stopped_by = "max_epochs"
         try:
-            while p.epoch < cfg.max_epochs:
-                if cfg.budget_s and p.train_seconds >= cfg.budget_s:
-                    stopped_by = "budget"
-                    break
+            # checked before the first epoch too: a resumed run that is done stops at once
+            while (stopped_by := stop_reason(cfg, p)) is None:
                 row, record = self.validate_and_record(*self.train_epoch())
                 self.checkpoint()
                 left = (
@@ -165,9 +162,6 @@ class Trainer:
                 self.report.end_epoch(row, record, left)
                 if on_epoch:
                     on_epoch(row)
-                if p.since_best >= cfg.early_stop_patience:
-                    stopped_by = "early_stop"
-                    break
         finally:
             self.report.close()
         return self.finish(stopped_by)
@@ -338,10 +332,11 @@ class Trainer:
         for s in scores:
             held = "  (held out: never trained or validated on)" if s["holdout"] else ""
             self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
+        why = f"target ESR {self.cfg.target_esr:g}" if stopped_by == "target" else stopped_by
         self.report.message(
             f"test ESR {test_esr:.5f}{' over the trained settings' if scores else ''} "
             f"(best epoch {p.best_epoch}, {p.epoch} epochs, "
-            f"{p.train_seconds:.0f} s, stopped by {stopped_by})\n"
+            f"{p.train_seconds:.0f} s, stopped by {why})\n"
             f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
         )
         return result
