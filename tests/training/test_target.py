@@ -10,6 +10,7 @@ import neuralfx
 from neuralfx.cli import main
 from neuralfx.config import TrainConfig
 from neuralfx.export import load_model
+from neuralfx.training.forecast import records
 from neuralfx.training.runs import read_metrics
 from neuralfx.training.state import Progress, stop_reason
 
@@ -57,3 +58,17 @@ def test_the_flag_sets_the_target_and_a_negative_one_is_refused_in_one_line(gain
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert "target_esr (--target-esr) = -1: must be in [0, 1000]" in err, err
+
+
+def test_the_quiet_epoch_line_shows_the_best_esr_and_the_forecast(gain_data, capsys):
+    cfg = fast_config(gain_data, max_epochs=5, early_stop_patience=100, target_esr=1e-9)
+    r = neuralfx.train(cfg)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch")]
+    rows = read_metrics(r.run_dir / "metrics.csv")
+    assert len(lines) == len(rows) == 5
+    for i, line in enumerate(lines):
+        kept = records(rows[: i + 1])
+        assert f"best ESR {kept[-1][1]:.2e}" in line, line
+        assert ("at end" in line) == (len(kept) >= 3), line
+        assert "target 1e-09" in line, line
+    assert "at end" in lines[-1], "the seeded run sets three records in five epochs"

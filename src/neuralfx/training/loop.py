@@ -34,7 +34,8 @@ from . import conditioning as knobs
 from . import runs
 from .averaging import WeightAverage
 from .device import pick_device, shard_count
-from .display import Reporter
+from .display import Reporter, Status
+from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .result import TrainResult, model_metadata
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
@@ -154,17 +155,19 @@ class Trainer:
             while (stopped_by := stop_reason(cfg, p)) is None:
                 row, record = self.validate_and_record(*self.train_epoch())
                 self.checkpoint()
-                left = (
-                    cfg.budget_s - p.train_seconds
-                    if cfg.budget_s
-                    else (cfg.max_epochs - p.epoch) * p.train_seconds / max(p.epoch, 1)
-                )
-                self.report.end_epoch(row, record, left)
+                self.report.end_epoch(row, record, self.status())
                 if on_epoch:
                     on_epoch(row)
         finally:
             self.report.close()
         return self.finish(stopped_by)
+
+    def status(self) -> Status:
+        """The run as the display shows it: its best, when it will end, and the forecast."""
+        cfg, p = self.cfg, self.progress
+        end_s = run_end_s(cfg.budget_s, cfg.max_epochs, p.epoch, p.train_seconds)
+        outlook = forecast(records(p.rows), end_s, cfg.target_esr)
+        return Status(p.best_val_esr, outlook, cfg.target_esr, p.train_seconds, end_s)
 
     def train_epoch(self) -> tuple[float, float, float]:
         """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
@@ -172,8 +175,7 @@ class Trainer:
         seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
         offsets = torch.arange(seg_len, device=device)
         batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
-        left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
-        self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
+        self.report.start_epoch(p.epoch, len(batches), self.status())
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         for starts in batches:
