@@ -126,6 +126,10 @@ class TrainConfig:
     budget_s: float = setting(
         0.0, "--budget", "wall-clock training budget in seconds (0 = none)", lo=0, hi=3e7
     )
+    # judged on the kept model's validation ESR (the record), so the model saved reaches it
+    target_esr: float = setting(
+        0.0, "--target-esr", "stop once a validation ESR reaches this (0 = off)", lo=0, hi=1e3
+    )
     render_every: int = setting(
         50, "--render-every", "epochs between guitar.wav renders (0 = off)", lo=0, hi=1_000_000
     )

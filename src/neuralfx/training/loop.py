@@ -34,11 +34,12 @@ from . import conditioning as knobs
 from . import runs
 from .averaging import WeightAverage
 from .device import pick_device, shard_count
-from .display import Reporter
+from .display import Reporter, Status
+from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .result import TrainResult, model_metadata
 from .schedule import lr_factor
-from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint
+from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
 MAX_GRAD_NORM = 1.0
@@ -155,28 +156,24 @@ class Trainer:
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
         cfg, p = self.cfg, self.progress
-        stopped_by = "max_epochs"
         try:
-            while p.epoch < cfg.max_epochs:
-                if cfg.budget_s and p.train_seconds >= cfg.budget_s:
-                    stopped_by = "budget"
-                    break
+            # checked before the first epoch too: a resumed run that is done stops at once
+            while (stopped_by := stop_reason(cfg, p)) is None:
                 row, record = self.validate_and_record(*self.train_epoch())
                 self.checkpoint()
-                left = (
-                    cfg.budget_s - p.train_seconds
-                    if cfg.budget_s
-                    else (cfg.max_epochs - p.epoch) * p.train_seconds / max(p.epoch, 1)
-                )
-                self.report.end_epoch(row, record, left)
+                self.report.end_epoch(row, record, self.status())
                 if on_epoch:
                     on_epoch(row)
-                if p.since_best >= cfg.early_stop_patience:
-                    stopped_by = "early_stop"
-                    break
         finally:
             self.report.close()
         return self.finish(stopped_by)
+
+    def status(self) -> Status:
+        """The run as the display shows it: its best, when it will end, and the forecast."""
+        cfg, p = self.cfg, self.progress
+        end_s = run_end_s(cfg.budget_s, cfg.max_epochs, p.epoch, p.train_seconds)
+        outlook = forecast(records(p.rows), end_s, cfg.target_esr)
+        return Status(p.best_val_esr, outlook, cfg.target_esr, p.train_seconds, end_s)
 
     def train_epoch(self) -> tuple[float, float, float]:
         """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
@@ -184,8 +181,7 @@ class Trainer:
         seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
         offsets = torch.arange(seg_len, device=device)
         batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
-        left = cfg.budget_s - p.train_seconds if cfg.budget_s else None
-        self.report.start_epoch(p.epoch, len(batches), p.best_val, left)
+        self.report.start_epoch(p.epoch, len(batches), self.status())
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         for b, starts in enumerate(batches):
@@ -356,10 +352,11 @@ class Trainer:
         for s in scores:
             held = "  (held out: never trained or validated on)" if s["holdout"] else ""
             self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
+        why = f"target ESR {self.cfg.target_esr:g}" if stopped_by == "target" else stopped_by
         self.report.message(
             f"test ESR {test_esr:.5f}{' over the trained settings' if scores else ''} "
             f"(best epoch {p.best_epoch}, {p.epoch} epochs, "
-            f"{p.train_seconds:.0f} s, stopped by {stopped_by})\n"
+            f"{p.train_seconds:.0f} s, stopped by {why})\n"
             f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
         )
         return result

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import TrainConfig
 from ..errors import RunError
 
 
@@ -47,6 +48,23 @@ class Progress:
                 f"{where}: the checkpoint's progress record is not neuralfx's; start a new run"
             )
         return cls(**data)
+
+
+def stop_reason(cfg: TrainConfig, p: Progress) -> str | None:
+    """Why the run stops now, or None to train another epoch.
+
+    The target is judged on the record's validation ESR, so the model kept has reached it (an
+    epoch with a lower ESR but no loss record does not count). When several rules hold, the
+    first one here names the reason."""
+    if cfg.target_esr and p.best_val_esr <= cfg.target_esr:
+        return "target"
+    if p.since_best >= cfg.early_stop_patience:
+        return "early_stop"
+    if p.epoch >= cfg.max_epochs:
+        return "max_epochs"
+    if cfg.budget_s and p.train_seconds >= cfg.budget_s:
+        return "budget"
+    return None
 
 
 @dataclass
