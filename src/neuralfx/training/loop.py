@@ -21,15 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import read_wav_at, write_wav
 from ..config import TrainConfig
 from ..data import Dataset, dataset_for
 from ..errors import ConfigError
-from ..export import save_model
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
 from ..models.fast import prepare as prepare_kernels
-from ..render import render_array
 from . import conditioning as knobs
 from . import runs
 from .averaging import WeightAverage
@@ -37,7 +34,8 @@ from .device import pick_device, shard_count
 from .display import Reporter, Status
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
-from .result import TrainResult, model_metadata
+from .outputs import RunOutputs
+from .result import TrainResult
 from .schedule import lr_factor
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
@@ -92,7 +90,6 @@ class Trainer:
         held.enter_context(runs.locked(paths))  # released when train() returns
         self.cfg, self.device, self.shards, self.pool = cfg, device, shards, pool
         self.paths = paths
-        self.out_dir = Path(cfg.renders_dir or cfg.data_dir)
 
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
@@ -137,22 +134,11 @@ class Trainer:
                 f"(best val loss {p.best_val:.5f} at epoch {p.best_epoch})"
             )
         runs.save_config(self.paths, cfg)
-        self.guitar = self._load_guitar()
+        self.outputs = RunOutputs(cfg, self.data, paths, self.report.message)
+        self.guitar, self.out_dir = self.outputs.guitar, self.outputs.out_dir
         split = self.data.split
         self.train_x = torch.from_numpy(split.train_x).to(device)
         self.train_y = torch.from_numpy(split.train_y).to(device)
-
-    def _load_guitar(self) -> np.ndarray | None:
-        """The demo riff at the dataset's rate, or None (with a notice) when renders are off."""
-        if self.cfg.render_every <= 0:
-            return None
-        path = runs.find_guitar(self.cfg.data_dir)
-        if path is None:
-            self.report.message(
-                f"no guitar.wav in {self.cfg.data_dir} or its parent: demo renders are skipped"
-            )
-            return None
-        return read_wav_at(path, self.data.sample_rate_hz)
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
         cfg, p = self.cfg, self.progress
@@ -279,11 +265,11 @@ class Trainer:
         record = val_loss < p.best_val
         if record:
             p.record(epoch, val_loss, val_esr, self.model)
-            self._save_models(epoch=epoch, val_esr=val_esr, test_esr=None)
+            self.outputs.save_models(self.model, epoch=epoch, val_esr=val_esr, test_esr=None)
         else:
             p.since_best += 1
         if self.guitar is not None and epoch % cfg.render_every == 0:
-            self._render_guitar(f"{split.name}{epoch}")
+            self.outputs.render_guitar(self.model, f"{split.name}{epoch}", self.device)
         p.rows.append(row)
         p.epoch = epoch + 1
         return row, record
@@ -319,7 +305,8 @@ class Trainer:
                 self.model, split.test_x, split.test_y, self.loss_fn, self.device
             )
         by_setting = {"test_esr_by_setting": {s["label"]: s["test_esr"] for s in scores}}
-        model_path = self._save_models(
+        model_path = self.outputs.save_models(
+            self.model,
             epoch=p.best_epoch,
             val_esr=p.best_val_esr,
             test_esr=test_esr,
@@ -346,7 +333,7 @@ class Trainer:
         renders = ""
         if self.guitar is not None:
             # the per-epoch renders show progress; this one is what the saved model sounds like
-            best = self._render_guitar(f"{split.name}_best")
+            best = self.outputs.render_guitar(self.model, f"{split.name}_best", self.device)
             at = "_<setting>" if split.settings else ""
             renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
         for s in scores:
@@ -360,34 +347,3 @@ class Trainer:
             f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
         )
         return result
-
-    def _save_models(self, **extra: Any) -> Path:
-        """The run's model.json and the dataset's latest copy; returns the run's."""
-        meta = model_metadata(
-            self.cfg,
-            self.data.name,
-            self.cfg.run_name,
-            self.data.sample_rate_hz,
-            # removed from the data by --align/--latency: a plugin reports it to its host
-            latency_samples=self.data.latency_samples,
-            **knobs.knob_model_metadata(self.data.split),
-            **extra,
-        )
-        path = save_model(self.model, self.paths.model, meta)
-        save_model(self.model, self.out_dir / "model.json", meta)
-        return path
-
-    def _render_guitar(self, stem: str) -> Path:
-        """``stem.wav``; for knob data ``stem_<setting>.wav`` at a few settings (the first is
-        returned)."""
-        split, rate = self.data.split, self.data.sample_rate_hz
-        if not split.settings:
-            audio = render_array(self.model, self.guitar, device=self.device)
-            return write_wav(self.out_dir / f"{stem}.wav", audio, rate)
-        written = []
-        for s in knobs.demo_settings(split):
-            audio = render_array(
-                self.model, knobs.demo_input(self.guitar, split, s), device=self.device
-            )
-            written.append(write_wav(self.out_dir / f"{stem}_{s.label}.wav", audio, rate))
-        return written[0]
