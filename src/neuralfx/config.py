@@ -100,13 +100,19 @@ class TrainConfig:
     warmup_samples: int = setting(
         1024, "--warmup", "warm-up samples without gradient", lo=0, hi=1 << 22
     )
-    chunk_samples: int = setting(512, "--chunk", "TBPTT chunk length in samples", lo=1, hi=1 << 20)
+    # short chunks first (more steps per second), doubling every 8000 steps up to --chunk
+    chunk_samples: int = setting(
+        512, "--chunk", "TBPTT chunk length in samples, once grown", lo=1, hi=1 << 20
+    )
+    chunk_start: int = setting(
+        128, "--chunk-start", "TBPTT chunk length at the start (= --chunk: fixed)", lo=1, hi=1 << 20
+    )
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
     learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
     # "auto": with a budget, hold the rate then a cosine over its last 30 %; else halve on plateaus
     lr_schedule: str = setting(
-        "plateau",
+        "auto",
         "--schedule",
         "learning-rate schedule: auto (cosine tail with --budget, else plateau), plateau, cosine",
         choices=("auto", "plateau", "cosine"),
@@ -115,7 +121,12 @@ class TrainConfig:
     lr_factor: float = setting(0.5, lo=0, hi=1, lo_open=True, hi_open=True)
     # the validated and exported model is an average of the recent weights (0 = the last step)
     weight_average: float = setting(
-        0.0, "--average", "decay of the weights' moving average (0 = off)", lo=0, hi=1, hi_open=True
+        0.999,
+        "--average",
+        "decay of the weights' moving average (0 = off)",
+        lo=0,
+        hi=1,
+        hi_open=True,
     )
     early_stop_patience: int = setting(
         12, "--patience", "early-stopping patience in epochs", lo=1, hi=1_000_000

@@ -36,7 +36,7 @@ from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .outputs import RunOutputs
 from .result import TrainResult
-from .schedule import lr_factor
+from .schedule import chunk_at, lr_factor
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
@@ -164,7 +164,7 @@ class Trainer:
     def train_epoch(self) -> tuple[float, float, float]:
         """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
         cfg, p, device = self.cfg, self.progress, self.device
-        seg_len, w, ch = segment_samples(cfg), cfg.warmup_samples, cfg.chunk_samples
+        seg_len, w = segment_samples(cfg), cfg.warmup_samples
         offsets = torch.arange(seg_len, device=device)
         batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
         self.report.start_epoch(p.epoch, len(batches), self.status())
@@ -177,11 +177,13 @@ class Trainer:
             x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
             x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
-            states = [None] * len(xs)
-            for c in range(cfg.chunks_per_segment):
+            states, lo = [None] * len(xs), w
+            while lo < seg_len:  # chunks of the length the step count has grown to
+                hi = min(seg_len, lo + chunk_at(p.steps, cfg.chunk_start, cfg.chunk_samples))
                 # the first chunk is preceded by the warm-up, which gets no gradient
-                sl = slice(0 if c == 0 else w + c * ch, w + (c + 1) * ch)
-                loss, states = self._step(xs, ys, states, sl, w if c == 0 else 0)
+                sl = slice(0 if lo == w else lo, hi)
+                loss, states = self._step(xs, ys, states, sl, w if lo == w else 0)
+                lo, p.steps = hi, p.steps + 1
                 if loss is not None:
                     loss_sum, loss_n = loss_sum + loss, loss_n + 1
             seen += x.shape[0] * seg_len

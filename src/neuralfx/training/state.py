@@ -28,6 +28,7 @@ class Progress:
     best_epoch: int = -1
     since_best: int = 0  # epochs without a record, for early stopping
     train_seconds: float = 0.0  # training time only, excluding validation and renders
+    steps: int = 0  # optimiser steps taken (or skipped), which set the chunk length
     rows: list[dict[str, float]] = field(default_factory=list)  # metrics.csv
     best_state: dict[str, torch.Tensor] | None = None  # the record's weights, on the CPU
 
@@ -43,6 +44,8 @@ class Progress:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Progress:
         names = {f.name for f in fields(cls)}
+        if isinstance(data, dict) and "steps" not in data:  # written before steps were counted
+            data = {**data, "steps": 0}
         if not isinstance(data, dict) or set(data) != names:
             raise RunError(
                 f"{where}: the checkpoint's progress record is not neuralfx's; start a new run"
