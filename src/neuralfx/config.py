@@ -96,7 +96,8 @@ class TrainConfig:
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     # truncated BPTT: a warm-up without gradient, then chunks with the state carried.
     # Many small steps win at a fixed budget: 16 x 512-sample chunks at lr 2e-2 reached a
-    # 10-100x lower test ESR in 40 s than 4 x 2048 at 5e-3 (bench/RESULTS.md, notes).
+    # 10-100x lower test ESR in 40 s than 4 x 2048 at 5e-3, and 128-sample chunks first do
+    # better still (training/schedule.py, bench/notes.md).
     warmup_samples: int = setting(
         1024, "--warmup", "warm-up samples without gradient", lo=0, hi=1 << 22
     )
