@@ -218,7 +218,7 @@ class Trainer:
             return None, states
         # summed in a fixed order, so a run is reproducible whatever the threads
         for param, gs in zip(self.params, zip(*(o[1] for o in out))):
-            param.grad = torch.stack(gs).mean(0)
+            param.grad = gs[0] if len(gs) == 1 else torch.stack(gs).mean(0)
         norm = torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
         if not torch.isfinite(norm):
             # a finite loss can still have an infinite gradient; clipped, it would be NaN and
