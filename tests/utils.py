@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from scipy.signal import lfilter
 
 from neuralfx.audio import write_wav
 from neuralfx.config import ModelConfig, TrainConfig
@@ -156,3 +157,19 @@ def run_blocks(model, x: np.ndarray, block: int = 4096) -> np.ndarray:
         y, state = model(torch.from_numpy(x[start : start + block]).view(1, -1, 1), state)
         out.append(y.view(-1).numpy())
     return np.concatenate(out)
+
+
+def stepped_noise(seconds: float, seed: int = 0) -> np.ndarray:
+    """Noise whose level jumps every 0.25 s between -40 and -6 dBFS."""
+    rng = np.random.default_rng(seed)
+    n_steps = int(seconds / 0.25)
+    levels = 10 ** (rng.uniform(-40, -6, n_steps) / 20)
+    env = np.repeat(levels, int(0.25 * RATE))
+    return (rng.standard_normal(len(env)) * env).astype(np.float32)
+
+
+def slow_compressor(x: np.ndarray, release_s: float) -> np.ndarray:
+    """Gain from a one-pole level follower with a ``release_s`` time constant."""
+    a = np.exp(-1.0 / (release_s * RATE))
+    level = np.sqrt(lfilter([1 - a], [1, -a], x.astype(np.float64) ** 2) + 1e-10)
+    return (x / (level / 0.05 + 1.0)).astype(np.float32)

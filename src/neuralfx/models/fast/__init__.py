@@ -25,6 +25,9 @@ MODES = ("auto", "torch")
 # (20-100x), LSTM inference always (2.5-4x), LSTM training up to 32 units (1.3-3.6x); from 48
 # units oneDNN's fused LSTM trains as fast or faster (0.9x), so it keeps those.
 LSTM_TRAINING_MAX_HIDDEN = 32
+# set on an nn.LSTM to keep its training steps on PyTorch's path (inference stays fused):
+# the trainer does for data with an envelope memory (training/loop.py says why)
+TRAIN_ON_TORCH = "neuralfx_train_on_torch"
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -100,7 +103,8 @@ def _supported(rnn: nn.Module, x: torch.Tensor) -> str | None:
         return None
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in rnn.parameters()):
         return None
-    if cell == "lstm" and rnn.hidden_size > LSTM_TRAINING_MAX_HIDDEN and _training(rnn, x):
+    on_torch = rnn.hidden_size > LSTM_TRAINING_MAX_HIDDEN or getattr(rnn, TRAIN_ON_TORCH, False)
+    if cell == "lstm" and on_torch and _training(rnn, x):
         return None
     return cell
 
@@ -142,4 +146,12 @@ def recurrent_forward(rnn: nn.Module, x: torch.Tensor, state):
     return layers.lstm_forward(rnn, x, state)
 
 
-__all__ = ["ENV_VAR", "fast_path", "kernel_mode", "prepare", "recurrent_forward", "set_kernels"]
+__all__ = [
+    "ENV_VAR",
+    "TRAIN_ON_TORCH",
+    "fast_path",
+    "kernel_mode",
+    "prepare",
+    "recurrent_forward",
+    "set_kernels",
+]
