@@ -196,3 +196,16 @@ def test_holdout_without_knobs_is_refused(tmp_path):
     write_wav(tmp_path / "output" / "fx.wav", 0.5 * x)
     with pytest.raises(DatasetError, match="no knobs.csv"):
         load_dataset(tmp_path, holdout=("gain=1",))
+
+
+def test_a_conditioned_run_trains_on_full_chunks_from_the_start(drive_data, monkeypatch):
+    lengths: list[int] = []
+    real = loop.Trainer._step
+
+    def step(self, xs, ys, states, sl, warmup):
+        lengths.append(sl.stop - sl.start - warmup)
+        return real(self, xs, ys, states, sl, warmup)
+
+    monkeypatch.setattr(loop.Trainer, "_step", step)
+    neuralfx.train(fast_config(drive_data, max_epochs=1, run_name="chunks"))
+    assert lengths and set(lengths) == {512}  # fast_config's --chunk; plain data starts at 128

@@ -106,7 +106,11 @@ class TrainConfig:
         512, "--chunk", "TBPTT chunk length in samples, once grown", lo=1, hi=1 << 20
     )
     chunk_start: int = setting(
-        128, "--chunk-start", "TBPTT chunk length at the start (= --chunk: fixed)", lo=1, hi=1 << 20
+        0,
+        "--chunk-start",
+        "TBPTT chunk length at the start (0 = 128, or --chunk on knob data; = --chunk: fixed)",
+        lo=0,
+        hi=1 << 20,
     )
     chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)

@@ -14,6 +14,7 @@ from neuralfx.training.schedule import (
     FINAL_FACTOR,
     STEPS_PER_DOUBLING,
     chunk_at,
+    first_chunk,
     lr_factor,
 )
 
@@ -86,3 +87,9 @@ def test_the_step_count_is_checkpointed_so_chunks_grow_the_same_after_a_resume(g
     ck = torch.load(r.run_dir / "checkpoint.pt", weights_only=True)
     assert ck["progress"]["steps"] > 0
     assert ck["progress"]["steps"] == ck["average"]["steps"]  # no step failed here
+
+
+def test_knob_data_starts_at_the_full_chunk_and_plain_data_at_128():
+    assert first_chunk(0, 512, knobs=False) == 128
+    assert first_chunk(0, 512, knobs=True) == 512
+    assert first_chunk(256, 512, knobs=True) == 256  # an explicit --chunk-start wins

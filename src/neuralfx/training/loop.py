@@ -38,7 +38,7 @@ from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .outputs import RunOutputs
 from .result import TrainResult
-from .schedule import chunk_at, lr_factor
+from .schedule import chunk_at, first_chunk, lr_factor
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
@@ -108,10 +108,9 @@ class Trainer:
         start_from(self.model, cfg.init_model)
         self._train_dynamics_on_torch()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        # fused: one kernel for every tensor, 2.6x less time per step on the CPU than the
-        # per-tensor loop torch picks there by default (a step is about 5 ms in all)
-        fused = device.type in ("cpu", "cuda")
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, fused=fused)
+        # not fused: torch's fused CPU Adam took 2.6x less time a step but wrecked every knob
+        # run (training loss 2.6 in the first epoch against 0.1; bench/notes.md)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
@@ -190,6 +189,7 @@ class Trainer:
         """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
         cfg, p, device = self.cfg, self.progress, self.device
         seg_len, w = segment_samples(cfg), cfg.warmup_samples
+        start = first_chunk(cfg.chunk_start, cfg.chunk_samples, bool(self.data.split.settings))
         offsets = torch.arange(seg_len, device=device)
         batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
         self.report.start_epoch(p.epoch, len(batches), self.status())
@@ -204,7 +204,7 @@ class Trainer:
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
             states, lo = [None] * len(xs), w
             while lo < seg_len:  # chunks of the length the step count has grown to
-                hi = min(seg_len, lo + chunk_at(p.steps, cfg.chunk_start, cfg.chunk_samples))
+                hi = min(seg_len, lo + chunk_at(p.steps, start, cfg.chunk_samples))
                 # the first chunk is preceded by the warm-up, which gets no gradient
                 sl = slice(0 if lo == w else lo, hi)
                 loss, states = self._step(xs, ys, states, sl, w if lo == w else 0)
@@ -243,7 +243,7 @@ class Trainer:
             return None, states
         # summed in a fixed order, so a run is reproducible whatever the threads
         for param, gs in zip(self.params, zip(*(o[1] for o in out))):
-            param.grad = gs[0] if len(gs) == 1 else torch.stack(gs).mean(0)
+            param.grad = torch.stack(gs).mean(0)  # a new tensor each (two biases share one)
         norm = torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
         if not torch.isfinite(norm):
             # a finite loss can still have an infinite gradient; clipped, it would be NaN and
