@@ -31,9 +31,9 @@ CHUNK_START = 128
 
 def first_chunk(chunk_start: int, chunk_samples: int, knobs: bool) -> int:
     """The chunk length a run starts at: ``--chunk-start``, or by default 128, except on knob
-    data, where it is the full ``--chunk``: a conditioned model on 128-sample chunks at the
-    peak rate diverged (training loss 0.7, then 6.8) on sox overdrive at 4 gains, where the
-    old fixed 512 did not."""
+    data, which starts at the full ``--chunk``. The short chunks were chosen on one-setting
+    data only. A first knob run with them diverged, and the cause turned out to be fused Adam
+    (bench/notes.md), so 128 on knob data is simply unmeasured."""
     if chunk_start:
         return chunk_start
     return chunk_samples if knobs else CHUNK_START
