@@ -146,11 +146,11 @@ class Trainer:
     def _train_dynamics_on_torch(self) -> None:
         """Train an LSTM on PyTorch's path when the output follows the input level's history.
 
-        On sox's compander (envelope memory 0.1 s) runs on the fused kernels got stuck at
-        5-15x the ESR in 6 of 8 runs of 180 s, against none of 7 on PyTorch's path (two of them
-        the same seeds and code), though the two paths' gradients agree to 5e-6. Until that is
-        understood, such data trains on PyTorch's path, as fast at these chunk lengths; filters
-        and clippers (no memory) keep the kernels."""
+        A precaution whose cause is in doubt: on sox's compander, kernel-path runs got stuck in
+        8 of 10 runs and PyTorch's path in none of 10. But the stuck runs also had fused Adam
+        and two biases sharing one gradient tensor, both since reverted, and the three
+        kernel-path runs without them were fine (bench/notes.md). PyTorch's path trains as fast
+        at these chunk lengths. Drop this once a rerun on the kernels confirms it."""
         rnn = self.model.rnn
         if not isinstance(rnn, torch.nn.LSTM) or self.device.type != "cpu":
             return
