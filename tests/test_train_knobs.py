@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from utils import FAST_FLAGS, fast_config, noise, random_model
+from utils import FAST_FLAGS, fast_config, noise, random_model, spy_on_chunks
 
 import neuralfx
 from neuralfx.audio import write_wav
@@ -199,13 +199,6 @@ def test_holdout_without_knobs_is_refused(tmp_path):
 
 
 def test_a_conditioned_run_trains_on_full_chunks_from_the_start(drive_data, monkeypatch):
-    lengths: list[int] = []
-    real = loop.Trainer._step
-
-    def step(self, xs, ys, states, sl, warmup):
-        lengths.append(sl.stop - sl.start - warmup)
-        return real(self, xs, ys, states, sl, warmup)
-
-    monkeypatch.setattr(loop.Trainer, "_step", step)
+    lengths = spy_on_chunks(monkeypatch)
     neuralfx.train(fast_config(drive_data, max_epochs=1, run_name="chunks"))
     assert lengths and set(lengths) == {512}  # fast_config's --chunk; plain data starts at 128

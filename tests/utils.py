@@ -173,3 +173,18 @@ def slow_compressor(x: np.ndarray, release_s: float) -> np.ndarray:
     a = np.exp(-1.0 / (release_s * RATE))
     level = np.sqrt(lfilter([1 - a], [1, -a], x.astype(np.float64) ** 2) + 1e-10)
     return (x / (level / 0.05 + 1.0)).astype(np.float32)
+
+
+def spy_on_chunks(monkeypatch) -> list[int]:
+    """The trained length of every TBPTT chunk the trainer steps on, in order."""
+    from neuralfx.training import loop
+
+    lengths: list[int] = []
+    real = loop.Trainer._step
+
+    def step(self, xs, ys, states, sl, warmup):
+        lengths.append(sl.stop - sl.start - warmup)
+        return real(self, xs, ys, states, sl, warmup)
+
+    monkeypatch.setattr(loop.Trainer, "_step", step)
+    return lengths

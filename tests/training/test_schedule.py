@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from utils import fast_config
+from utils import fast_config, spy_on_chunks
 
 import neuralfx
 from neuralfx.training import loop
@@ -36,21 +36,9 @@ def test_chunks_double_every_so_many_steps_up_to_the_final_length():
     assert chunk_at(0, 512, 512) == chunk_at(0, 1024, 512) == 512  # a fixed length
 
 
-def _spy_on_chunks(monkeypatch) -> list[int]:
-    lengths: list[int] = []
-    real = loop.Trainer._step
-
-    def step(self, xs, ys, states, sl, warmup):
-        lengths.append(sl.stop - sl.start - warmup)
-        return real(self, xs, ys, states, sl, warmup)
-
-    monkeypatch.setattr(loop.Trainer, "_step", step)
-    return lengths
-
-
 def test_a_segment_is_cut_into_chunks_of_the_grown_length(gain_data, monkeypatch):
     monkeypatch.setattr(loop, "chunk_at", lambda step, start, final: 128 if step < 40 else 512)
-    lengths = _spy_on_chunks(monkeypatch)
+    lengths = spy_on_chunks(monkeypatch)
     cfg = fast_config(gain_data, max_epochs=3, chunk_samples=512, chunks_per_segment=2)
     neuralfx.train(cfg)
     # 1024 trained samples a segment: eight chunks of 128, then two of 512
@@ -62,7 +50,7 @@ def test_a_segment_is_cut_into_chunks_of_the_grown_length(gain_data, monkeypatch
 def test_a_chunk_length_that_does_not_divide_the_segment_ends_on_a_short_chunk(
     gain_data, monkeypatch
 ):
-    lengths = _spy_on_chunks(monkeypatch)
+    lengths = spy_on_chunks(monkeypatch)
     cfg = fast_config(gain_data, max_epochs=1, chunk_samples=300, chunk_start=128)
     neuralfx.train(cfg)
     assert lengths[:5] == [128, 128, 128, 128, 88]  # 600 trained samples a segment

@@ -138,7 +138,6 @@ class Trainer:
             )
         runs.save_config(self.paths, cfg)
         self.outputs = RunOutputs(cfg, self.data, paths, self.report.message)
-        self.guitar, self.out_dir = self.outputs.guitar, self.outputs.out_dir
         split = self.data.split
         self.train_x = torch.from_numpy(split.train_x).to(device)
         self.train_y = torch.from_numpy(split.train_y).to(device)
@@ -295,7 +294,7 @@ class Trainer:
             self.outputs.save_models(self.model, epoch=epoch, val_esr=val_esr, test_esr=None)
         else:
             p.since_best += 1
-        if self.guitar is not None and epoch % cfg.render_every == 0:
+        if self.outputs.guitar is not None and epoch % cfg.render_every == 0:
             self.outputs.render_guitar(self.model, f"{split.name}{epoch}", self.device)
         p.rows.append(row)
         p.epoch = epoch + 1
@@ -358,11 +357,13 @@ class Trainer:
             {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()},
         )
         renders = ""
-        if self.guitar is not None:
+        if self.outputs.guitar is not None:
             # the per-epoch renders show progress; this one is what the saved model sounds like
             best = self.outputs.render_guitar(self.model, f"{split.name}_best", self.device)
             at = "_<setting>" if split.settings else ""
-            renders = f"\nrenders: {self.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
+            renders = (
+                f"\nrenders: {self.outputs.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
+            )
         for s in scores:
             held = "  (held out: never trained or validated on)" if s["holdout"] else ""
             self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
@@ -371,6 +372,6 @@ class Trainer:
             f"test ESR {test_esr:.5f}{' over the trained settings' if scores else ''} "
             f"(best epoch {p.best_epoch}, {p.epoch} epochs, "
             f"{p.train_seconds:.0f} s, stopped by {why})\n"
-            f"model: {self.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
+            f"model: {self.outputs.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
         )
         return result
