@@ -5,13 +5,17 @@ of gains, all recorded from the same clean input, as a knob capture is (``DATA/k
 knob ``gain[dB]``). In one run, at equal total training time T:
 
 * **conditioned**: one model of all settings for T seconds, the held-out setting (an inner one
-  of the grid) kept out of training and validation (``TrainConfig.holdout``);
+  of the grid) kept out of training and validation (``TrainConfig.holdout``), with the default
+  knob teacher (``training/knob_teacher.py``);
+* **conditioned without the teacher** (``knob_teacher="off"``): the same from the recordings
+  alone;
 * **dedicated T/n**: one model per setting (``output_name``), each for T / n seconds;
 * **dedicated T**: a model of the held-out setting alone for T seconds, the best a single
   capture of it does with the whole budget.
 
-The three run side by side, one core each (``threads=1``), so all see the same load from the
-rest of the machine; the dedicated T/n models run one after the other in one process.
+They run two at a time, one core each (``threads=1``): the conditioned model beside the
+dedicated T one, then the conditioned one without the teacher beside the dedicated T/n ones
+(which run one after the other in one process).
 
 Score: ESR over a phrase no model trained or validated on (another seed of
 ``neuralfx.dsp.signals.clean_signal``, through the same sox settings), from a zero state with
@@ -124,6 +128,7 @@ def worker(plan_path: Path) -> None:
             renders_dir=str(run_dir / job["name"]),
             output_name=job.get("output", ""),
             holdout=tuple(job.get("holdout", ())),
+            knob_teacher=job.get("knob_teacher", "gain"),
             budget_s=job["budget_s"],
             threads=1,
             quiet=True,
@@ -168,6 +173,15 @@ def plans(gains: list[float], held: float, budget_s: float) -> dict[str, list[di
                 "gains": gains,
             }
         ],
+        "conditioned_plain": [
+            {
+                "name": "conditioned_plain",
+                "holdout": [f"{KNOB}={held:g}"],
+                "budget_s": budget_s,
+                "gains": gains,
+                "knob_teacher": "off",
+            }
+        ],
         "dedicated_split": [
             {"name": f"dedicated_{g:g}", "output": output_stem(g), "budget_s": each, "gains": [g]}
             for g in gains
@@ -183,11 +197,22 @@ def plans(gains: list[float], held: float, budget_s: float) -> dict[str, list[di
     }
 
 
+WAVES = (("conditioned", "dedicated_full"), ("conditioned_plain", "dedicated_split"))
+
+
 def run_all(runs: Path, gains, held, budget_s, data_dir, heldout) -> dict[str, list[dict]]:
-    """Launch the three workers at once and collect their results."""
+    """Run the workers two at a time (a core each on this 2-core machine) and collect them."""
     shutil.rmtree(runs, ignore_errors=True)
+    jobs_of = plans(gains, held, budget_s)
+    out: dict[str, list[dict]] = {}
+    for wave in WAVES:
+        out.update(run_wave(runs, {role: jobs_of[role] for role in wave}, data_dir, heldout))
+    return out
+
+
+def run_wave(runs: Path, roles: dict, data_dir, heldout) -> dict[str, list[dict]]:
     procs = {}
-    for role, jobs in plans(gains, held, budget_s).items():
+    for role, jobs in roles.items():
         d = runs / role
         d.mkdir(parents=True)
         plan = {"data_dir": str(data_dir), "heldout": str(heldout), "jobs": jobs}
@@ -206,6 +231,7 @@ def run_all(runs: Path, gains, held, budget_s, data_dir, heldout) -> dict[str, l
 
 def rows_of(results: dict[str, list[dict]], gains: list[float], held: float) -> list[dict]:
     cond = results["conditioned"][0]
+    plain = results["conditioned_plain"][0]
     split = {job["gains"][0]: job for job in results["dedicated_split"]}
     full = results["dedicated_full"][0]
     rows = []
@@ -215,10 +241,12 @@ def rows_of(results: dict[str, list[dict]], gains: list[float], held: float) -> 
             "gain_db": g,
             "holdout": g == held,
             "conditioned": cond["unseen_esr"][k],
+            "conditioned_plain": plain["unseen_esr"][k],
             "dedicated_split": split[g]["unseen_esr"][k],
             "dedicated_full": full["unseen_esr"][k] if g == held else None,
             "time_split": {
                 "conditioned": cond["time_split_test_esr"][k],
+                "conditioned_plain": plain["time_split_test_esr"][k],
                 "dedicated_split": split[g]["time_split_test_esr"][k],
                 "dedicated_full": full["time_split_test_esr"][k] if g == held else None,
             },
@@ -247,8 +275,8 @@ def table(rows: list[dict], budget_s: float, n: int, key: str = "") -> str:
     lines = [
         f"| gain (dB) | conditioned, {t} | dedicated, {budget_s / n:g} s each "
         f"| conditioned / dedicated {budget_s / n:g} s | dedicated, {t} "
-        f"| conditioned / dedicated {t} |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| conditioned / dedicated {t} | conditioned without the teacher, {t} |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         v = r[key] if key else r
@@ -258,7 +286,8 @@ def table(rows: list[dict], budget_s: float, n: int, key: str = "") -> str:
             f"| {fmt(v['conditioned'], 2)} | {fmt(v['dedicated_split'], 2)} "
             f"| {v['conditioned'] / v['dedicated_split']:.2f}x "
             f"| {fmt(v['dedicated_full'], 2)} "
-            f"| {f'{ratio_full:.2f}x' if ratio_full else ''} |"
+            f"| {f'{ratio_full:.2f}x' if ratio_full else ''} "
+            f"| {fmt(v['conditioned_plain'], 2)} |"
         )
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""bench/knobs.py end to end at its smoke-test size: three workers, every model scored."""
+"""bench/knobs.py end to end at its smoke-test size: four workers, every model scored."""
 
 from __future__ import annotations
 
@@ -36,13 +36,15 @@ def test_knob_bench_scores_every_model_on_an_unseen_phrase(tmp_path):
     held = [row for row in got["rows"] if row["holdout"]]
     assert [row["gain_db"] for row in held] == [got["holdout_db"]] == [20]
     for row in got["rows"]:
-        for key in ("conditioned", "dedicated_split"):
+        for key in ("conditioned", "conditioned_plain", "dedicated_split"):
             assert math.isfinite(row[key]) and row[key] > 0
         assert row["ratio_split"] == pytest.approx(row["conditioned"] / row["dedicated_split"])
         assert (row["dedicated_full"] is not None) == row["holdout"]
     # the conditioned run trained without the held-out setting, which it still scored
     (cond,) = got["runs"]["conditioned"]
     assert cond["holdout"] == ["gain=20"] and set(cond["unseen_esr"]) == {"10", "20", "30"}
+    (plain,) = got["runs"]["conditioned_plain"]
+    assert plain["knob_teacher"] == "off" and plain["holdout"] == ["gain=20"]
     # each dedicated T/n model got its share of the budget
     split = got["runs"]["dedicated_split"]
     assert [job["budget_s"] for job in split] == [pytest.approx(got["budget_s"] / 3)] * 3

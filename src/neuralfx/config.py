@@ -189,6 +189,14 @@ class TrainConfig:
         "--holdout",
         "leave the knob setting name=value out of training and validation; score it (repeat)",
     )
+    # knob data: a teacher with a knob-set input gain fills the gaps between recorded settings
+    knob_teacher: str = setting(
+        "gain",
+        "--knob-teacher",
+        "knob data: learn between the recorded settings from a teacher with a knob-set input "
+        "gain (gain), or from the recordings alone (off)",
+        choices=("gain", "off"),
+    )
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
     # another model file to start from (ours, AIDA-X, RTNeural JSON, NAM LSTM); "" starts afresh
     init_model: str = setting(

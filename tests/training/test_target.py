@@ -1,5 +1,6 @@
 """--target-esr: a run stops once its kept model reaches the target, and finishes as usual."""
 
+import dataclasses
 import json
 import math
 
@@ -42,7 +43,9 @@ def test_the_stop_rules_name_the_first_that_holds():
     assert stop_reason(cfg, Progress()) is None
     assert stop_reason(cfg, Progress(best_val_esr=0.02, since_best=2, epoch=9)) is None
     assert stop_reason(cfg, Progress(best_val_esr=0.01, since_best=3, epoch=10)) == "target"
-    assert stop_reason(cfg, Progress(since_best=3, epoch=10)) == "early_stop"
+    # a budget's cosine tail starts at 70 %: early stopping waits for it (next test)
+    tail = [{"epoch": i, "seconds": 43.0 + i} for i in range(3)]
+    assert stop_reason(cfg, Progress(since_best=3, epoch=10, rows=tail)) == "early_stop"
     assert stop_reason(cfg, Progress(epoch=10, train_seconds=60)) == "max_epochs"
     assert stop_reason(cfg, Progress(train_seconds=60)) == "budget"
     assert stop_reason(TrainConfig(), Progress(best_val_esr=0.0)) is None, "0 is no target"
@@ -72,3 +75,21 @@ def test_the_quiet_epoch_line_shows_the_best_esr_and_the_forecast(gain_data, cap
         assert ("at end" in line) == (len(kept) >= 3), line
         assert "target 1e-09" in line, line
     assert "at end" in lines[-1], "the seeded run sets three records in five epochs"
+
+
+def test_with_a_cosine_tail_early_stopping_waits_for_the_landing():
+    cfg = TrainConfig(early_stop_patience=3, budget_s=100)
+    rows = [{"epoch": i, "seconds": 10.0 * (i + 1)} for i in range(7)]  # 10..70 s: the hold
+    stuck = dict(since_best=7, epoch=7, train_seconds=70.0)
+    assert stop_reason(cfg, Progress(rows=rows, **stuck)) is None
+    rows += [{"epoch": 7, "seconds": 80.0}, {"epoch": 8, "seconds": 85.0}]
+    assert stop_reason(cfg, Progress(rows=rows, **stuck)) is None  # two epochs into the tail
+    rows.append({"epoch": 9, "seconds": 90.0})
+    assert stop_reason(cfg, Progress(rows=rows, **stuck)) == "early_stop"
+    # halving on plateaus has no landing to wait for
+    plateau = dataclasses.replace(cfg, lr_schedule="plateau")
+    assert stop_reason(plateau, Progress(rows=rows[:3], **stuck)) == "early_stop"
+    # without a budget the cosine runs over max_epochs, and so does the wait
+    by_epochs = TrainConfig(early_stop_patience=3, lr_schedule="cosine", max_epochs=10)
+    assert stop_reason(by_epochs, Progress(rows=rows[:7], **stuck)) is None
+    assert stop_reason(by_epochs, Progress(rows=rows[:10], **stuck)) == "early_stop"

@@ -72,6 +72,8 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
     if args.resume:
         paths = resolve_run(args.data, args.resume)
         cfg = load_config(paths.config)
+        if "knob_teacher" not in paths.config.read_text():  # a run from before the teacher
+            cfg = dataclasses.replace(cfg, knob_teacher="off")
         # resume exactly the folder named, wherever it is and whatever its config calls it
         cfg = dataclasses.replace(
             cfg, data_dir=args.data, run_name=paths.root.name, runs_dir=str(paths.root.parent)
@@ -110,6 +112,7 @@ _FIXED_ON_RESUME = {
         "seed",
         "knob_ranges",
         "holdout",
+        "knob_teacher",
     ),
     "model": tuple(f.name for f in dataclasses.fields(ModelConfig)),
     "loss": tuple(f.name for f in dataclasses.fields(LossConfig)),

@@ -36,9 +36,10 @@ from .device import pick_device, shard_count
 from .display import Reporter, Status
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
+from .knob_teacher import TEACHER_SHARE, KnobTeacher
 from .outputs import RunOutputs
 from .result import TrainResult
-from .schedule import chunk_at, first_chunk, lr_factor
+from .schedule import chunk_at, first_chunk, has_tail, lr_factor, run_fraction
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
@@ -117,8 +118,13 @@ class Trainer:
         self.average = (
             WeightAverage(self.params, cfg.weight_average) if cfg.weight_average else None
         )
+        self.teacher = (
+            KnobTeacher(cfg.model, cfg.learning_rate, cfg.weight_average, device, self.model)
+            if cfg.model.knobs and cfg.knob_teacher == "gain"
+            else None
+        )
         # the cosine tail needs the run's end: the budget, else max_epochs
-        self.tail = cfg.lr_schedule == "cosine" or (cfg.lr_schedule == "auto" and cfg.budget_s > 0)
+        self.tail = has_tail(cfg.lr_schedule, cfg.budget_s)
         self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
         self.progress = Progress()
         if resume:
@@ -130,6 +136,7 @@ class Trainer:
                 self.sched,
                 self.rng,
                 self.average,
+                self.teacher,
             )
             p = self.progress
             self.report.message(
@@ -168,6 +175,9 @@ class Trainer:
         try:
             # checked before the first epoch too: a resumed run that is done stops at once
             while (stopped_by := stop_reason(cfg, p)) is None:
+                if self.teacher and self.teacher.leads(p.train_seconds, cfg.budget_s):
+                    self.teacher_epoch()
+                    continue
                 row, record = self.validate_and_record(*self.train_epoch())
                 self.checkpoint()
                 self.report.end_epoch(row, record, self.status())
@@ -184,8 +194,24 @@ class Trainer:
         outlook = forecast(records(p.rows), end_s, cfg.target_esr)
         return Status(p.best_val_esr, outlook, cfg.target_esr, p.train_seconds, end_s)
 
-    def train_epoch(self) -> tuple[float, float, float]:
-        """One pass over random segments; returns (mean train loss, seconds, samples/s)."""
+    def teacher_epoch(self) -> None:
+        """With a budget, the teacher trains alone first; then the model starts from its
+        network and learns from it (see knob_teacher)."""
+        cfg, t = self.cfg, self.teacher
+        train_loss, _, _ = self.train_epoch(t)
+        val_esr = t.validate(self.data.split, self.loss_fn, self.device)
+        if not t.leads(self.progress.train_seconds, cfg.budget_s):
+            t.hand_over(self.model)
+            # the model starts afresh from the teacher's network: new moments, a new average
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+            if self.average is not None:
+                self.average = WeightAverage(self.params, cfg.weight_average)
+        self.report.message(t.summary(train_loss, val_esr, self.data.split.knobs))
+        self.checkpoint()
+
+    def train_epoch(self, learner: KnobTeacher | None = None) -> tuple[float, float, float]:
+        """One pass over random segments, of the model or of ``learner``; returns (mean train
+        loss, seconds, samples/s)."""
         cfg, p, device = self.cfg, self.progress, self.device
         seg_len, w = segment_samples(cfg), cfg.warmup_samples
         start = first_chunk(cfg.chunk_start, cfg.chunk_samples, bool(self.data.split.settings))
@@ -200,13 +226,18 @@ class Trainer:
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
             x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
             x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
+            teacher = None if learner else self._teacher_batch(x, y)
+            if self.teacher and not learner:
+                x, y = self.teacher.mix(x, y, self.rng)
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
             states, lo = [None] * len(xs), w
             while lo < seg_len:  # chunks of the length the step count has grown to
                 hi = min(seg_len, lo + chunk_at(p.steps, start, cfg.chunk_samples))
                 # the first chunk is preceded by the warm-up, which gets no gradient
                 sl = slice(0 if lo == w else lo, hi)
-                loss, states = self._step(xs, ys, states, sl, w if lo == w else 0)
+                if teacher:  # the teacher learns the recorded settings, chunk for chunk
+                    teacher[2] = self._step(*teacher, sl, w if lo == w else 0, self.teacher)[1]
+                loss, states = self._step(xs, ys, states, sl, w if lo == w else 0, learner)
                 lo, p.steps = hi, p.steps + 1
                 if loss is not None:
                     loss_sum, loss_n = loss_sum + loss, loss_n + 1
@@ -215,23 +246,44 @@ class Trainer:
             self.report.batch(loss_sum / max(loss_n, 1), seen / max(elapsed, 1e-9))
             if cfg.budget_s and p.train_seconds + elapsed >= cfg.budget_s:
                 break  # validate what we have rather than lose the partial epoch
+            if learner and not learner.leads(p.train_seconds + elapsed, cfg.budget_s):
+                break  # the teacher's share is spent
         epoch_s = time.perf_counter() - t0
         p.train_seconds += epoch_s
         return loss_sum / max(loss_n, 1), epoch_s, seen / epoch_s
 
     def _set_rate(self, seconds: float, epoch_part: float) -> None:
         cfg = self.cfg
-        if cfg.budget_s:
-            fraction = seconds / cfg.budget_s
-        else:
-            fraction = (self.progress.epoch + epoch_part) / cfg.max_epochs
+        fraction = run_fraction(
+            cfg.budget_s, cfg.max_epochs, seconds, self.progress.epoch + epoch_part
+        )
         for group in self.opt.param_groups:
             group["lr"] = cfg.learning_rate * lr_factor(fraction)
+        if self.teacher:  # a teacher that trains alone lands at the end of its share
+            alone = self.teacher.leads(seconds, cfg.budget_s)
+            share = fraction / TEACHER_SHARE if alone else fraction
+            self.teacher.set_lr(cfg.learning_rate * lr_factor(share))
 
-    def _step(self, xs, ys, states, sl: slice, warmup: int) -> tuple[float | None, list]:
-        """One optimiser step over every shard's chunk; None when the loss was not finite."""
+    def _teacher_batch(self, x, y) -> list | None:
+        """Without a budget the teacher trains beside the model, on the recorded batch: its
+        shards and their states, before the batch is mixed; else None."""
+        if self.teacher is None or self.cfg.budget_s or self.teacher.done:
+            return None
+        xs, ys = x.chunk(self.shards), y.chunk(self.shards)
+        return [xs, ys, [None] * len(xs)]
+
+    def _step(
+        self, xs, ys, states, sl: slice, warmup: int, learner: KnobTeacher | None = None
+    ) -> tuple[float | None, list]:
+        """One optimiser step over every shard's chunk, of the model or of ``learner``; None
+        when the loss was not finite."""
+        model, params, opt, average = (
+            (learner.model, learner.params, learner.opt, learner.average)
+            if learner
+            else (self.model, self.params, self.opt, self.average)
+        )
         jobs = [
-            (self.model, self.loss_fn, self.params, xi[:, sl], yi[:, sl], si, warmup)
+            (model, self.loss_fn, params, xi[:, sl], yi[:, sl], si, warmup)
             for xi, yi, si in zip(xs, ys, states)
         ]
         out = (
@@ -241,16 +293,16 @@ class Trainer:
         if any(o[1] is None for o in out):
             return None, states
         # summed in a fixed order, so a run is reproducible whatever the threads
-        for param, gs in zip(self.params, zip(*(o[1] for o in out))):
+        for param, gs in zip(params, zip(*(o[1] for o in out))):
             param.grad = torch.stack(gs).mean(0)  # a new tensor each (two biases share one)
-        norm = torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+        norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
         if not torch.isfinite(norm):
             # a finite loss can still have an infinite gradient; clipped, it would be NaN and
             # one step would poison every weight (and Adam's moments) for the rest of the run
             return None, states
-        self.opt.step()
-        if self.average is not None:
-            self.average.update()
+        opt.step()
+        if average is not None:
+            average.update()
         return float(torch.stack([o[0] for o in out]).mean()), states
 
     def validate_and_record(
@@ -312,6 +364,7 @@ class Trainer:
                 self.progress,
                 asdict(self.cfg),
                 self.average,
+                self.teacher,
             ),
         )
 
@@ -363,6 +416,12 @@ class Trainer:
             at = "_<setting>" if split.settings else ""
             renders = (
                 f"\nrenders: {self.outputs.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
+            )
+        if self.teacher:
+            gains = zip((k.name for k in split.knobs), self.teacher.model.gain_db())
+            self.report.message(
+                "knob teacher's input gain over each knob's range: "
+                + ", ".join(f"{name} {db:+.1f} dB" for name, db in gains)
             )
         for s in scores:
             held = "  (held out: never trained or validated on)" if s["holdout"] else ""

@@ -15,6 +15,25 @@ DECAY_FRACTION = 0.3  # the last part of the budget, over which the rate falls
 FINAL_FACTOR = 0.01  # the rate at the end, relative to the peak
 
 
+def has_tail(lr_schedule: str, budget_s: float) -> bool:
+    """Whether the rate lands along the cosine: it needs the run's end, the budget (else
+    ``max_epochs``)."""
+    return lr_schedule == "cosine" or (lr_schedule == "auto" and budget_s > 0)
+
+
+def run_fraction(budget_s: float, max_epochs: int, seconds: float, epochs: float) -> float:
+    """How far through its length a run with a tail is: by the budget, else by the epochs."""
+    return seconds / budget_s if budget_s else epochs / max_epochs
+
+
+def tail_epochs(rows, budget_s: float, max_epochs: int) -> int:
+    """Epochs validated since the rate began to fall."""
+    start = 1.0 - DECAY_FRACTION
+    return sum(
+        run_fraction(budget_s, max_epochs, r["seconds"], r["epoch"] + 1) > start for r in rows
+    )
+
+
 def lr_factor(fraction: float) -> float:
     """The rate relative to the peak at ``fraction`` (0..1) of the budget."""
     f = min(max(fraction, 0.0), 1.0)

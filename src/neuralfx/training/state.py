@@ -16,6 +16,7 @@ import torch
 
 from ..config import TrainConfig
 from ..errors import RunError
+from .schedule import has_tail, tail_epochs
 
 
 @dataclass
@@ -61,7 +62,11 @@ def stop_reason(cfg: TrainConfig, p: Progress) -> str | None:
     first one here names the reason."""
     if cfg.target_esr and p.best_val_esr <= cfg.target_esr:
         return "target"
-    if p.since_best >= cfg.early_stop_patience:
+    if p.since_best >= cfg.early_stop_patience and (
+        # with a cosine tail the records come in the landing: early stopping waits for it
+        not has_tail(cfg.lr_schedule, cfg.budget_s)
+        or tail_epochs(p.rows, cfg.budget_s, cfg.max_epochs) >= cfg.early_stop_patience
+    ):
         return "early_stop"
     if p.epoch >= cfg.max_epochs:
         return "max_epochs"
@@ -101,8 +106,11 @@ def checkpoint_dict(
     progress: Progress,
     config: dict[str, Any],
     average: Any = None,
+    teacher: Any = None,
 ) -> dict[str, Any]:
     extra = {"average": average.state_dict()} if average is not None else {}
+    if teacher is not None:
+        extra["knob_teacher"] = teacher.state_dict()
     return {
         **extra,
         "model": model.state_dict(),
@@ -122,6 +130,7 @@ def restore_checkpoint(
     scheduler: Any,
     rng: np.random.Generator,
     average: Any = None,
+    teacher: Any = None,
 ) -> Progress:
     """Load a checkpoint into the run's objects; a foreign or mismatched one is a RunError."""
     missing = [k for k in ("model", "optimizer", "scheduler", "random", "progress") if k not in ck]
@@ -134,6 +143,8 @@ def restore_checkpoint(
         RandomState(**ck["random"]).restore(rng)
         if average is not None:
             average.load_state_dict(ck.get("average"), where)
+        if teacher is not None:
+            teacher.load_state_dict(ck.get("knob_teacher"), where)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise RunError(

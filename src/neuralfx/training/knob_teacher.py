@@ -1,0 +1,156 @@
+"""A teacher for the knob positions nobody recorded: the run's model behind a learned input gain.
+
+A model that takes the knobs as extra inputs (what AIDA-X and RTNeural run) fits the recorded
+settings and leaves the gaps between them to chance: on a 4-setting drive grid with the middle
+setting held out, its output between two recorded gains was a crossfade of theirs (held-out
+ESR 0.067, where a dedicated model of that setting gets 0.0003). Many knobs act on levels
+(drive, gain, input, sensitivity), and a level is a product, which additive inputs express
+badly and a gain expresses exactly. So the teacher is the same network fed ``x * exp(k . a)``
+with ``a`` learned per knob (0 at the start: where no gain helps, it stays a plain model), and
+the deployed model, the student, learns from the recorded settings and, for a share of every
+batch, from the teacher's output at knob values drawn anywhere in the range. Both train side
+by side in the one loop; the student is what is validated, kept and exported, so every
+model.json is a plain model any plugin runs. On the grid above (180 s each): the teacher
+reached 0.0005 at the held-out setting and a student given its output 0.0007.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..errors import RunError
+from ..models import build_model
+from .averaging import WeightAverage
+from .conditioning import score_settings
+
+SYNTHETIC_SHARE = 0.5  # of each batch's segments, at knob values drawn by the teacher's rng
+TEACHER_SHARE = 0.3  # of a budget that the teacher trains alone, before the model starts
+
+
+class GainTeacher(nn.Module):
+    """The run's architecture fed ``[x * exp(k . log_gain), k]``: a gain (in nepers per unit
+    of scaled knob) the knobs set."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.net = build_model(cfg)
+        self.log_gain = nn.Parameter(torch.zeros(cfg.knobs))
+
+    @property
+    def cell(self) -> str:
+        return self.net.cell
+
+    @property
+    def in_channels(self) -> int:
+        return self.net.in_channels
+
+    def forward(self, x: torch.Tensor, state=None):
+        gain = torch.exp(x[..., 1:] @ self.log_gain).unsqueeze(-1)
+        return self.net(torch.cat([x[..., :1] * gain, x[..., 1:]], -1), state)
+
+    def gain_db(self) -> list[float]:
+        """Each knob's gain from one end of its range to the other, in dB."""
+        return [float(a) * 20 / math.log(10) for a in self.log_gain.detach().cpu()]
+
+
+class KnobTeacher:
+    """The teacher with its optimiser and weight average, and what the loop asks of it."""
+
+    def __init__(self, cfg: ModelConfig, learning_rate: float, average: float, device, start=None):
+        self.done = False  # trained and frozen: it only teaches now
+        self.epochs = 0
+        self.model = GainTeacher(cfg).to(device)
+        if start is not None:  # the model's first weights (--init's, say), so both start alike
+            self.model.net.load_state_dict(start.state_dict())
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.params, lr=learning_rate)
+        self.average = WeightAverage(self.params, average) if average else None
+
+    def leads(self, seconds: float, budget_s: float) -> bool:
+        """Whether the teacher trains alone now: the first ``TEACHER_SHARE`` of a budget.
+        Without a budget there is no share to give it, and it trains beside the model."""
+        return bool(budget_s) and not self.done and seconds < TEACHER_SHARE * budget_s
+
+    def validate(self, split, loss_fn, device) -> float:
+        """The teacher's validation ESR over the trained settings (its average, if any)."""
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            _, val_esr, _ = score_settings(self.model, split.seen, "val", loss_fn, device)
+        self.epochs += 1
+        return val_esr
+
+    def hand_over(self, student: nn.Module) -> None:
+        """Freeze the teacher at its average and start the student from its network."""
+        with torch.no_grad():
+            if self.average is not None:
+                for p, a in zip(self.params, self.average.average):
+                    p.copy_(a)
+        self.average, self.done = None, True
+        student.load_state_dict(self.model.net.state_dict())
+
+    def summary(self, train_loss: float, val_esr: float, knobs) -> str:
+        gains = ", ".join(f"{k.name} {db:+.1f} dB" for k, db in zip(knobs, self.model.gain_db()))
+        then = "; the model starts from it and learns from it now" if self.done else ""
+        return (
+            f"knob teacher {self.epochs - 1:4d}  train {train_loss:.5f}  val ESR {val_esr:.5f}  "
+            f"input gain over the range: {gains}{then}"
+        )
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
+    @torch.no_grad()
+    def mix(
+        self, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch with a share of its segments moved to random knob values, each target
+        the teacher's output there (from a zero state, as the student plays the segment)."""
+        rows = np.flatnonzero(rng.random(x.shape[0]) < SYNTHETIC_SHARE)
+        if not len(rows):
+            return x, y
+        knobs = rng.random((len(rows), x.shape[-1] - 1)).astype(np.float32)
+        idx = torch.from_numpy(rows).to(x.device)
+        xs = x[idx].clone()
+        xs[..., 1:] = torch.from_numpy(knobs).to(x.device)[:, None, :]
+        was_training = self.model.training
+        self.model.eval()
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            ys, _ = self.model(xs)
+        self.model.train(was_training)
+        x, y = x.clone(), y.clone()
+        x[idx], y[idx] = xs, ys
+        return x, y
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "average": self.average.state_dict() if self.average else None,
+            "done": self.done,
+            "epochs": self.epochs,
+        }
+
+    def load_state_dict(self, state, where: str) -> None:
+        if not isinstance(state, dict) or "model" not in state or "optimizer" not in state:
+            raise RunError(
+                f"{where}: the checkpoint has no knob teacher, and this run trains one; resume "
+                "with --knob-teacher off, or start a new run"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, TypeError, ValueError):
+            raise RunError(
+                f"{where}: its knob teacher does not fit this run's model; start a new run"
+            ) from None
+        self.done, self.epochs = bool(state.get("done")), int(state.get("epochs", 0))
+        if self.done:
+            self.average = None
+        elif self.average is not None:
+            self.average.load_state_dict(state.get("average"), where)
