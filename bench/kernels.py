@@ -39,6 +39,7 @@ from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.export import save_model
 from neuralfx.models import build_model, detach_state, fast
 from neuralfx.render import render_array
+from neuralfx.training.dynamics import PLAIN_CHUNKS
 from neuralfx.training.result import model_metadata
 
 CPP_BIN = ROOT / "cpp" / "build" / "neuralfx-process"
@@ -89,7 +90,7 @@ def training(cell: str, hidden: int, batch: int, samples: int, reps: int) -> dic
 
 def chunked(cell: str, hidden: int, reps: int) -> dict:
     """One shard of the trainer's step: warm-up, then chunks with the state detached."""
-    cfg = TrainConfig()
+    cfg = TrainConfig(chunks_per_segment=PLAIN_CHUNKS)  # a segment of an effect without memory
     batch, w, ch = cfg.batch_size // 2, cfg.warmup_samples, cfg.chunk_samples
     seg = w + cfg.chunks_per_segment * ch
     model = _model(cell, hidden)

@@ -137,7 +137,7 @@ def test_init_names_cannot_leave_the_dataset(tmp_path, capsys):
         ("--batch-size", "0", "[1, 4096]"),
         ("--batch-size", "-3", "[1, 4096]"),
         ("--chunk", "0", "[1,"),
-        ("--chunks", "0", "[1, 4096]"),
+        ("--chunks", "-1", "[0, 4096]"),
         ("--seed", "-1", "[0,"),
         ("--budget", "nan", "finite"),
         ("--budget", "inf", "finite"),

@@ -112,7 +112,14 @@ class TrainConfig:
         lo=0,
         hi=1 << 20,
     )
-    chunks_per_segment: int = setting(16, "--chunks", "chunks per segment", lo=1, hi=4096)
+    # 0: 16, or 64 when the output follows the input level's history (training/dynamics.py)
+    chunks_per_segment: int = setting(
+        0,
+        "--chunks",
+        "chunks per segment (0 = 16, or 64 for compressors and the like)",
+        lo=0,
+        hi=4096,
+    )
     batch_size: int = setting(16, "--batch-size", "segments per batch", lo=1, hi=4096)
     learning_rate: float = setting(2e-2, "--lr", "Adam learning rate", lo=0, hi=10, lo_open=True)
     # "auto": with a budget, hold the rate then a cosine over its last 30 %; else halve on plateaus

@@ -1,35 +1,59 @@
-"""Data with an envelope memory trains its LSTM on PyTorch's path; inference stays fused."""
+"""Data with an envelope memory: longer segments, and its LSTM trains on PyTorch's path."""
+
+import dataclasses
+import json
 
 import torch
 from utils import fast_config, make_pair, slow_compressor, stepped_noise
 
 import neuralfx
-from neuralfx.config import ModelConfig
+from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.models import build_model
 from neuralfx.models.fast import TRAIN_ON_TORCH, fast_path
 from neuralfx.training import loop
+from neuralfx.training.dynamics import DYNAMICS_CHUNKS, PLAIN_CHUNKS, resolve_chunks
 
 
-def _marks(data, monkeypatch, **kw) -> list[bool]:
+def _run(data, monkeypatch, **kw) -> tuple[list[bool], dict]:
+    """Whether the LSTM was marked for PyTorch's path, and the run's saved config."""
     seen = []
-    real = loop.Trainer._train_dynamics_on_torch
+    real = loop.mark_for_torch
 
-    def spy(self):
-        real(self)
-        seen.append(getattr(self.model.rnn, TRAIN_ON_TORCH, False))
+    def spy(model, memory_s, device):
+        out = real(model, memory_s, device)
+        seen.append(getattr(model.rnn, TRAIN_ON_TORCH, False))
+        return out
 
-    monkeypatch.setattr(loop.Trainer, "_train_dynamics_on_torch", spy)
-    neuralfx.train(fast_config(data, max_epochs=1, **kw))
-    return seen
+    monkeypatch.setattr(loop, "mark_for_torch", spy)
+    r = neuralfx.train(fast_config(data, max_epochs=1, **{"chunks_per_segment": 0, **kw}))
+    return seen, json.loads((r.run_dir / "config.json").read_text())
 
 
-def test_a_compressor_trains_on_torch_and_a_gain_on_the_kernels(tmp_path, monkeypatch, capsys):
+def test_a_compressor_gets_long_segments_on_torch_and_a_gain_neither(tmp_path, monkeypatch, capsys):
     x = stepped_noise(8.0)
     comp = make_pair(tmp_path / "comp", x, slow_compressor(x, 0.1))
-    assert _marks(comp, monkeypatch) == [True]
-    assert "training the LSTM on PyTorch's path" in capsys.readouterr().err
+    marked, cfg = _run(comp, monkeypatch)
+    assert marked == [True] and cfg["chunks_per_segment"] == DYNAMICS_CHUNKS
+    err = capsys.readouterr().err
+    assert "segments of 0.75 s, the LSTM trained on PyTorch's path" in err
     gain = make_pair(tmp_path / "gain", x, 0.5 * x)
-    assert _marks(gain, monkeypatch) == [False]
+    marked, cfg = _run(gain, monkeypatch)
+    assert marked == [] and cfg["chunks_per_segment"] == PLAIN_CHUNKS
+    # a number given is kept, and the saved config is what a resume reads
+    marked, cfg = _run(comp, monkeypatch, chunks_per_segment=3, run_name="given")
+    assert marked == [True] and cfg["chunks_per_segment"] == 3
+
+
+def test_segments_grow_only_as_far_as_the_training_block_allows():
+    cfg = TrainConfig(chunks_per_segment=0, warmup_samples=1024, chunk_samples=512)
+    assert resolve_chunks(cfg, 0.1, 1_000_000).chunks_per_segment == DYNAMICS_CHUNKS
+    assert resolve_chunks(cfg, 0.1, 1024 + 40 * 512).chunks_per_segment == 40
+    # never shorter than an effect without memory gets (the loader checked that much fits)
+    assert resolve_chunks(cfg, 0.1, 1024 + 5 * 512).chunks_per_segment == PLAIN_CHUNKS
+    assert resolve_chunks(cfg, 0.0, 1_000_000).chunks_per_segment == PLAIN_CHUNKS
+    assert resolve_chunks(cfg, 0.019, 1_000_000).chunks_per_segment == PLAIN_CHUNKS
+    given = dataclasses.replace(cfg, chunks_per_segment=7)
+    assert resolve_chunks(given, 0.1, 1_000_000) is given
 
 
 def test_the_mark_keeps_training_off_the_kernels_but_not_inference():

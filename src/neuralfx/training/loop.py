@@ -23,17 +23,16 @@ import torch
 
 from ..config import TrainConfig
 from ..data import Dataset, dataset_for
-from ..dsp.memory import envelope_memory_s
 from ..errors import ConfigError
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
-from ..models.fast import TRAIN_ON_TORCH
 from ..models.fast import prepare as prepare_kernels
 from . import conditioning as knobs
 from . import runs
 from .averaging import WeightAverage
 from .device import pick_device, shard_count
 from .display import Reporter, Status
+from .dynamics import DYNAMICS_MEMORY_S, mark_for_torch, memory_of, resolve_chunks
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import TEACHER_SHARE, KnobTeacher
@@ -44,7 +43,6 @@ from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, s
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
 
 MAX_GRAD_NORM = 1.0
-DYNAMICS_MEMORY_S = 0.02  # an envelope memory this long or longer: see _train_dynamics_on_torch
 
 
 def train(
@@ -86,11 +84,14 @@ class Trainer:
         )
         for warning in self.data.warnings:  # after the split, so an error stays one line
             self.report.message(f"warning: {warning}")
+        split = self.data.split
+        memory_s = memory_of(split, self.data.sample_rate_hz)
+        cfg = resolve_chunks(cfg, memory_s, min(hi - lo for lo, hi in split.train_bounds))
         if resume:
             paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
-            knobs.check_resume(cfg, self.data.split, paths.root)
+            knobs.check_resume(cfg, split, paths.root)
         else:
-            cfg, paths = runs.create_run(knobs.conditioned_config(cfg, self.data.split))
+            cfg, paths = runs.create_run(knobs.conditioned_config(cfg, split))
         held.enter_context(runs.locked(paths))  # released when train() returns
         self.cfg, self.device, self.shards, self.pool = cfg, device, shards, pool
         self.paths = paths
@@ -107,7 +108,13 @@ class Trainer:
                     "(once: they are cached; not counted in the training time)"
                 )
         start_from(self.model, cfg.init_model)
-        self._train_dynamics_on_torch()
+        if memory_s >= DYNAMICS_MEMORY_S:
+            on_torch = mark_for_torch(self.model, memory_s, device)
+            self.report.message(
+                f"the output follows the input level over ~{memory_s * 1000:.0f} ms: segments "
+                f"of {segment_samples(cfg) / self.data.sample_rate_hz:.2f} s"
+                + (", the LSTM trained on PyTorch's path" if on_torch else "")
+            )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         # not fused: torch's fused CPU Adam took 2.6x less time a step but wrecked every knob
         # run (training loss 2.6 in the first epoch against 0.1; bench/notes.md)
@@ -145,30 +152,8 @@ class Trainer:
             )
         runs.save_config(self.paths, cfg)
         self.outputs = RunOutputs(cfg, self.data, paths, self.report.message)
-        split = self.data.split
         self.train_x = torch.from_numpy(split.train_x).to(device)
         self.train_y = torch.from_numpy(split.train_y).to(device)
-
-    def _train_dynamics_on_torch(self) -> None:
-        """Train an LSTM on PyTorch's path when the output follows the input level's history.
-
-        A precaution whose cause is in doubt: on sox's compander, kernel-path runs got stuck in
-        8 of 10 runs and PyTorch's path in none of 10. But the stuck runs also had fused Adam
-        and two biases sharing one gradient tensor, both since reverted, and the three
-        kernel-path runs without them were fine (bench/notes.md). PyTorch's path trains as fast
-        at these chunk lengths. Drop this once a rerun on the kernels confirms it."""
-        rnn = self.model.rnn
-        if not isinstance(rnn, torch.nn.LSTM) or self.device.type != "cpu":
-            return
-        split = self.data.split
-        x = split.train_x if split.train_x.ndim == 1 else split.train_x[:, 0]
-        memory_s = envelope_memory_s(x, split.train_y, self.data.sample_rate_hz)
-        if memory_s >= DYNAMICS_MEMORY_S:
-            setattr(rnn, TRAIN_ON_TORCH, True)
-            self.report.message(
-                f"the output follows the input level over ~{memory_s * 1000:.0f} ms: "
-                "training the LSTM on PyTorch's path"
-            )
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
         cfg, p = self.cfg, self.progress

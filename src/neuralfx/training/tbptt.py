@@ -15,10 +15,17 @@ from ..config import TrainConfig
 from ..losses import esr
 from ..models import detach_state
 from ..render import render_batch
+from .dynamics import PLAIN_CHUNKS
+
+
+def chunks_per_segment(cfg: TrainConfig) -> int:
+    """``--chunks``; 0 (resolved once the data is measured, see ``dynamics``) counts as the
+    shortest it resolves to, for the checks made before that."""
+    return cfg.chunks_per_segment or PLAIN_CHUNKS
 
 
 def segment_samples(cfg: TrainConfig) -> int:
-    return cfg.warmup_samples + cfg.chunks_per_segment * cfg.chunk_samples
+    return cfg.warmup_samples + chunks_per_segment(cfg) * cfg.chunk_samples
 
 
 def segment_batches(
@@ -31,7 +38,7 @@ def segment_batches(
     """
     seg = segment_samples(cfg)
     n = sum(hi - lo for lo, hi in bounds)
-    count = max(cfg.batch_size, math.ceil(n / (cfg.chunks_per_segment * cfg.chunk_samples)))
+    count = max(cfg.batch_size, math.ceil(n / (chunks_per_segment(cfg) * cfg.chunk_samples)))
     if len(bounds) == 1:
         ((lo, hi),) = bounds
         starts = lo + rng.integers(0, hi - lo - seg + 1, size=count)

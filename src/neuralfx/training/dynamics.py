@@ -1,0 +1,58 @@
+"""What training does for an effect whose gain follows the input level's history.
+
+A compressor, gate or sagging amp remembers the level over tens to hundreds of milliseconds;
+a filter or clipper does not. ``dsp.memory`` measures that memory from the pair, once, before
+the run is created, and two things follow from it:
+
+* **Longer segments** (``--chunks`` 0, the default, resolves to ``DYNAMICS_CHUNKS``): the
+  state then runs 0.75 s from a zero start instead of 0.2 s, closer to the seconds a
+  validation block and a plugin run it for. On sox's compander (memory 0.1 s), 180 s: held-out
+  ESR 0.0075 / 0.0092 / 0.0091 over three seeds with 64 chunks, against 0.012-0.0126 with 16
+  (bench/notes.md).
+* **PyTorch's path for an LSTM's training** (``models.fast.TRAIN_ON_TORCH``); inference stays
+  fused. A precaution whose cause is in doubt: on the compander, kernel-path runs got stuck in
+  8 of 10 runs and PyTorch's path in none of 10, but the stuck runs also had fused Adam and
+  two biases sharing one gradient tensor, both since reverted, and the three kernel-path runs
+  without them were fine. PyTorch's path trains as fast at these chunk lengths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ..config import TrainConfig
+from ..dsp.memory import envelope_memory_s
+from ..models.fast import TRAIN_ON_TORCH
+
+DYNAMICS_MEMORY_S = 0.02  # an envelope memory this long or longer counts as dynamics
+PLAIN_CHUNKS = 16  # chunks per segment without dynamics: 1,024 + 16 x 512 samples, 0.2 s
+DYNAMICS_CHUNKS = 64  # with dynamics: 0.75 s
+
+
+def memory_of(split, sample_rate_hz: int) -> float:
+    """The training block's envelope memory in seconds (the audio channel of knob data)."""
+    x = split.train_x if split.train_x.ndim == 1 else split.train_x[:, 0]
+    return envelope_memory_s(x, split.train_y, sample_rate_hz)
+
+
+def resolve_chunks(cfg: TrainConfig, memory_s: float, shortest_block: int) -> TrainConfig:
+    """``--chunks 0`` (the default) made a number: longer segments for dynamics when every
+    training block holds one. A number given is kept."""
+    if cfg.chunks_per_segment:
+        return cfg
+    chunks = PLAIN_CHUNKS
+    if memory_s >= DYNAMICS_MEMORY_S:
+        room = (shortest_block - cfg.warmup_samples) // max(cfg.chunk_samples, 1)
+        chunks = max(PLAIN_CHUNKS, min(DYNAMICS_CHUNKS, room))
+    return dataclasses.replace(cfg, chunks_per_segment=chunks)
+
+
+def mark_for_torch(model: torch.nn.Module, memory_s: float, device: torch.device) -> bool:
+    """Train an LSTM with dynamics on PyTorch's path; True when it was marked."""
+    rnn = model.rnn
+    if memory_s < DYNAMICS_MEMORY_S or not isinstance(rnn, torch.nn.LSTM) or device.type != "cpu":
+        return False
+    setattr(rnn, TRAIN_ON_TORCH, True)
+    return True
