@@ -48,7 +48,7 @@ def test_too_short_audio_for_one_segment_is_refused(tmp_path):
 def test_analysis_scores_the_very_samples_training_scored(tmp_path):
     """A 48 kHz pair trained with --resample and a late output trained with --align: the
     test ESR recomputed through the loader from the run's config.json is the one training
-    reported, to the last digit."""
+    reported, to float32 rounding."""
     x = noise(8.0)
     y = delayed(np.tanh(2 * x), 25)
     write_raw_pair(tmp_path, resample(x, SR, 48000), resample(y, SR, 48000), 48000, 48000)
@@ -56,7 +56,11 @@ def test_analysis_scores_the_very_samples_training_scored(tmp_path):
     cfg = neuralfx.config.load_config(result.run_dir / "config.json")
     split = dataset_for(cfg).split
     model, meta = load_model(result.model_path)
-    assert esr(split.test_y, render_array(model, split.test_x)) == result.test_esr
+    # the same samples and the same model; the fused kernels' float32 sums may round apart
+    # between a batched and a single render on some CPUs (seen at 1e-11 relative)
+    assert esr(split.test_y, render_array(model, split.test_x)) == pytest.approx(
+        result.test_esr, rel=1e-7
+    )
     assert meta["sample_rate_hz"] == split.sample_rate_hz == SR
     assert meta["latency_samples"] == 25  # removed, recorded for the plugin to report
 
