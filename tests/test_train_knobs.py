@@ -5,14 +5,13 @@ import json
 
 import numpy as np
 import pytest
-from utils import FAST_FLAGS, fast_config, noise, random_model, spy_on_chunks
+from utils import FAST_FLAGS, fast_config, noise, random_model, softclip_grid, spy_on_chunks
 
 import neuralfx
 from neuralfx.audio import write_wav
 from neuralfx.cli import main
 from neuralfx.config import ModelConfig
 from neuralfx.data import load_dataset
-from neuralfx.data.make import make_outputs
 from neuralfx.errors import DatasetError, RunError
 from neuralfx.export import load_model, save_model
 from neuralfx.losses import esr
@@ -29,10 +28,7 @@ DRIVES = (0.0, 8.0, 16.0, 24.0)
 @pytest.fixture(scope="module")
 def drive_data(tmp_path_factory):
     """One clean input, softclip at four drives, and knobs.csv: a parametric capture."""
-    root = tmp_path_factory.mktemp("drive")
-    write_wav(root / "input" / "riff.wav", noise(4))
-    make_outputs(root, "softclip", "sc", knob="drive_db=0:24:4")
-    return root
+    return softclip_grid(tmp_path_factory.mktemp("drive"), 4, "drive_db=0:24:4")
 
 
 def test_every_setting_is_split_by_time_and_the_holdout_stays_out(drive_data):

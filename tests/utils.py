@@ -22,6 +22,15 @@ def noise(seconds: float, seed: int = 0, level: float = 0.3) -> np.ndarray:
     return (rng.standard_normal(int(seconds * RATE)) * level).astype(np.float32)
 
 
+def softclip_grid(root: Path, seconds: float, knob: str) -> Path:
+    """One clean input of noise, softclip over a knob grid (``drive_db=0:24:4``), knobs.csv."""
+    from neuralfx.data.make import make_outputs
+
+    write_wav(root / "input" / "riff.wav", noise(seconds))
+    make_outputs(root, "softclip", "sc", knob=knob)
+    return root
+
+
 def make_pair(root: Path, x: np.ndarray, y: np.ndarray, name: str = "fx") -> Path:
     write_wav(root / "input" / f"{name}.wav", x)
     write_wav(root / "output" / f"{name}.wav", y)

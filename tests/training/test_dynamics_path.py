@@ -10,21 +10,21 @@ import neuralfx
 from neuralfx.config import ModelConfig, TrainConfig
 from neuralfx.models import build_model
 from neuralfx.models.fast import TRAIN_ON_TORCH, fast_path
-from neuralfx.training import loop
+from neuralfx.training import dynamics
 from neuralfx.training.dynamics import DYNAMICS_CHUNKS, PLAIN_CHUNKS, resolve_chunks
 
 
 def _run(data, monkeypatch, **kw) -> tuple[list[bool], dict]:
     """Whether the LSTM was marked for PyTorch's path, and the run's saved config."""
     seen = []
-    real = loop.mark_for_torch
+    real = dynamics.mark_for_torch
 
     def spy(model, memory_s, device):
         out = real(model, memory_s, device)
         seen.append(getattr(model.rnn, TRAIN_ON_TORCH, False))
         return out
 
-    monkeypatch.setattr(loop, "mark_for_torch", spy)
+    monkeypatch.setattr(dynamics, "mark_for_torch", spy)
     r = neuralfx.train(fast_config(data, max_epochs=1, **{"chunks_per_segment": 0, **kw}))
     return seen, json.loads((r.run_dir / "config.json").read_text())
 

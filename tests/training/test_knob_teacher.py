@@ -7,14 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from utils import fast_config, noise, random_model
+from utils import fast_config, random_model, softclip_grid
 
 import neuralfx
 import neuralfx.models
-from neuralfx.audio import write_wav
 from neuralfx.cli import main
 from neuralfx.config import ModelConfig, load_config
-from neuralfx.data.make import make_outputs
 from neuralfx.errors import RunError
 from neuralfx.export import load_model, save_model
 from neuralfx.training import loop, runs
@@ -27,10 +25,7 @@ torch.manual_seed(0)
 @pytest.fixture(scope="module")
 def drive_data(tmp_path_factory):
     """softclip at three drives: a knob that acts on the level the clipper sees."""
-    root = tmp_path_factory.mktemp("teacher")
-    write_wav(root / "input" / "riff.wav", noise(3))
-    make_outputs(root, "softclip", "sc", knob="drive_db=0:24:3")
-    return root
+    return softclip_grid(tmp_path_factory.mktemp("teacher"), 3, "drive_db=0:24:3")
 
 
 def test_the_teacher_is_the_network_fed_a_gain_the_knobs_set():

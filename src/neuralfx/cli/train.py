@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 
 from ..config import LossConfig, ModelConfig, TrainConfig, load_config
@@ -72,7 +73,7 @@ def _train_config(args) -> tuple[TrainConfig, bool]:
     if args.resume:
         paths = resolve_run(args.data, args.resume)
         cfg = load_config(paths.config)
-        if "knob_teacher" not in paths.config.read_text():  # a run from before the teacher
+        if "knob_teacher" not in json.loads(paths.config.read_text()):  # from before the teacher
             cfg = dataclasses.replace(cfg, knob_teacher="off")
         # resume exactly the folder named, wherever it is and whatever its config calls it
         cfg = dataclasses.replace(

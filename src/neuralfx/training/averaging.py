@@ -47,6 +47,12 @@ class WeightAverage:
                 for p, w in zip(self.params, live):
                     p.copy_(w)
 
+    def copy_to_params(self) -> None:
+        """Keep the averaged weights in the model for good."""
+        with torch.no_grad():
+            for p, a in zip(self.params, self.average):
+                p.copy_(a)
+
     def state_dict(self) -> dict:
         return {"steps": self.steps, "average": [a.clone() for a in self.average]}
 

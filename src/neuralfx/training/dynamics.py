@@ -49,6 +49,19 @@ def resolve_chunks(cfg: TrainConfig, memory_s: float, shortest_block: int) -> Tr
     return dataclasses.replace(cfg, chunks_per_segment=chunks)
 
 
+def dynamics_notice(
+    model: torch.nn.Module, memory_s: float, segment_s: float, device: torch.device
+) -> str | None:
+    """Mark the model for dynamics, if the data has them, and say what that changed."""
+    if memory_s < DYNAMICS_MEMORY_S:
+        return None
+    on_torch = mark_for_torch(model, memory_s, device)
+    return (
+        f"the output follows the input level over ~{memory_s * 1000:.0f} ms: segments of "
+        f"{segment_s:.2f} s" + (", the LSTM trained on PyTorch's path" if on_torch else "")
+    )
+
+
 def mark_for_torch(model: torch.nn.Module, memory_s: float, device: torch.device) -> bool:
     """Train an LSTM with dynamics on PyTorch's path; True when it was marked."""
     rnn = model.rnn

@@ -20,6 +20,7 @@ MIN_POINTS = 3  # fewer cannot show a trend
 RECENT = 6  # records fitted: the early steep ones would promise too much
 MAX_GAIN = 100.0  # never forecast more than this far below the current best
 MAX_SECONDS = 1e9  # beyond about 30 years a target is as good as never reached
+FLAT_SLOPE = 1e-9  # a slope this close to 0 is flat
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def forecast(
         return None
     slope, intercept = np.polyfit(log_s, log_e, 1)
     now_s, best = usable[-1]
-    if slope >= 0:
+    if slope >= -FLAT_SLOPE:  # a flat fit's slope is a rounding error either side of 0
         return Forecast(end_s, best, now_s if 0 < best <= target_esr else None)
     end_esr = math.exp(intercept + slope * math.log(max(end_s, 1e-9)))
     end_esr = min(best, max(best / MAX_GAIN, end_esr))

@@ -8,10 +8,11 @@ ESR 0.067, where a dedicated model of that setting gets 0.0003). Many knobs act 
 badly and a gain expresses exactly. So the teacher is the same network fed ``x * exp(k . a)``
 with ``a`` learned per knob (0 at the start: where no gain helps, it stays a plain model), and
 the deployed model, the student, learns from the recorded settings and, for a share of every
-batch, from the teacher's output at knob values drawn anywhere in the range. Both train side
-by side in the one loop; the student is what is validated, kept and exported, so every
-model.json is a plain model any plugin runs. On the grid above (180 s each): the teacher
-reached 0.0005 at the held-out setting and a student given its output 0.0007.
+batch, from the teacher's output at knob values drawn anywhere in the range. With a budget the
+teacher trains alone for its first ``TEACHER_SHARE`` and the student then starts from its
+network; without one they train side by side. The student is what is validated, kept and
+exported, so every model.json is a plain model any plugin runs. On the grid above, 180 s in
+all: held-out ESR 0.0005-0.0012 against 0.067-0.43 without a teacher (bench/notes.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..errors import RunError
 from ..models import build_model
 from .averaging import WeightAverage
 from .conditioning import score_settings
+from .schedule import lr_factor
 
 SYNTHETIC_SHARE = 0.5  # of each batch's segments, at knob values drawn by the teacher's rng
 TEACHER_SHARE = 0.3  # of a budget that the teacher trains alone, before the model starts
@@ -77,6 +79,14 @@ class KnobTeacher:
         Without a budget there is no share to give it, and it trains beside the model."""
         return bool(budget_s) and not self.done and seconds < TEACHER_SHARE * budget_s
 
+    def beside(self, x, y, shards: int, budget_s: float) -> list | None:
+        """Without a budget, the recorded batch's shards and their states for the teacher to
+        step on beside the model (before the batch is mixed); with one, None."""
+        if budget_s or self.done:
+            return None
+        xs, ys = x.chunk(shards), y.chunk(shards)
+        return [xs, ys, [None] * len(xs)]
+
     def validate(self, split, loss_fn, device) -> float:
         """The teacher's validation ESR over the trained settings (its average, if any)."""
         with self.average.applied() if self.average else contextlib.nullcontext():
@@ -86,24 +96,27 @@ class KnobTeacher:
 
     def hand_over(self, student: nn.Module) -> None:
         """Freeze the teacher at its average and start the student from its network."""
-        with torch.no_grad():
-            if self.average is not None:
-                for p, a in zip(self.params, self.average.average):
-                    p.copy_(a)
+        if self.average is not None:
+            self.average.copy_to_params()
         self.average, self.done = None, True
         student.load_state_dict(self.model.net.state_dict())
 
+    def gains_text(self, knobs) -> str:
+        return ", ".join(f"{k.name} {db:+.1f} dB" for k, db in zip(knobs, self.model.gain_db()))
+
     def summary(self, train_loss: float, val_esr: float, knobs) -> str:
-        gains = ", ".join(f"{k.name} {db:+.1f} dB" for k, db in zip(knobs, self.model.gain_db()))
         then = "; the model starts from it and learns from it now" if self.done else ""
         return (
             f"knob teacher {self.epochs - 1:4d}  train {train_loss:.5f}  val ESR {val_esr:.5f}  "
-            f"input gain over the range: {gains}{then}"
+            f"input gain over the range: {self.gains_text(knobs)}{then}"
         )
 
-    def set_lr(self, lr: float) -> None:
+    def set_rate(self, peak: float, fraction: float, seconds: float, budget_s: float) -> None:
+        """The run's rate at ``fraction``; while it trains alone, its own cosine lands at the
+        end of its share."""
+        share = fraction / TEACHER_SHARE if self.leads(seconds, budget_s) else fraction
         for group in self.opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = peak * lr_factor(share)
 
     @torch.no_grad()
     def mix(

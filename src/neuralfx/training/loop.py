@@ -32,12 +32,12 @@ from . import runs
 from .averaging import WeightAverage
 from .device import pick_device, shard_count
 from .display import Reporter, Status
-from .dynamics import DYNAMICS_MEMORY_S, mark_for_torch, memory_of, resolve_chunks
+from .dynamics import dynamics_notice, memory_of, resolve_chunks
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
-from .knob_teacher import TEACHER_SHARE, KnobTeacher
+from .knob_teacher import KnobTeacher
 from .outputs import RunOutputs
-from .result import TrainResult
+from .result import TrainResult, summary_lines
 from .schedule import chunk_at, first_chunk, has_tail, lr_factor, run_fraction
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
@@ -108,13 +108,9 @@ class Trainer:
                     "(once: they are cached; not counted in the training time)"
                 )
         start_from(self.model, cfg.init_model)
-        if memory_s >= DYNAMICS_MEMORY_S:
-            on_torch = mark_for_torch(self.model, memory_s, device)
-            self.report.message(
-                f"the output follows the input level over ~{memory_s * 1000:.0f} ms: segments "
-                f"of {segment_samples(cfg) / self.data.sample_rate_hz:.2f} s"
-                + (", the LSTM trained on PyTorch's path" if on_torch else "")
-            )
+        segment_s = segment_samples(cfg) / self.data.sample_rate_hz
+        if notice := dynamics_notice(self.model, memory_s, segment_s, device):
+            self.report.message(notice)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         # not fused: torch's fused CPU Adam took 2.6x less time a step but wrecked every knob
         # run (training loss 2.6 in the first epoch against 0.1; bench/notes.md)
@@ -211,7 +207,12 @@ class Trainer:
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
             x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
             x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
-            teacher = None if learner else self._teacher_batch(x, y)
+            # without a budget the teacher trains beside the model, on the recorded batch
+            teacher = (
+                None
+                if learner or not self.teacher
+                else self.teacher.beside(x, y, self.shards, cfg.budget_s)
+            )
             if self.teacher and not learner:
                 x, y = self.teacher.mix(x, y, self.rng)
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
@@ -244,18 +245,8 @@ class Trainer:
         )
         for group in self.opt.param_groups:
             group["lr"] = cfg.learning_rate * lr_factor(fraction)
-        if self.teacher:  # a teacher that trains alone lands at the end of its share
-            alone = self.teacher.leads(seconds, cfg.budget_s)
-            share = fraction / TEACHER_SHARE if alone else fraction
-            self.teacher.set_lr(cfg.learning_rate * lr_factor(share))
-
-    def _teacher_batch(self, x, y) -> list | None:
-        """Without a budget the teacher trains beside the model, on the recorded batch: its
-        shards and their states, before the batch is mixed; else None."""
-        if self.teacher is None or self.cfg.budget_s or self.teacher.done:
-            return None
-        xs, ys = x.chunk(self.shards), y.chunk(self.shards)
-        return [xs, ys, [None] * len(xs)]
+        if self.teacher:
+            self.teacher.set_rate(cfg.learning_rate, fraction, seconds, cfg.budget_s)
 
     def _step(
         self, xs, ys, states, sl: slice, warmup: int, learner: KnobTeacher | None = None
@@ -403,19 +394,11 @@ class Trainer:
                 f"\nrenders: {self.outputs.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
             )
         if self.teacher:
-            gains = zip((k.name for k in split.knobs), self.teacher.model.gain_db())
             self.report.message(
                 "knob teacher's input gain over each knob's range: "
-                + ", ".join(f"{name} {db:+.1f} dB" for name, db in gains)
+                + self.teacher.gains_text(split.knobs)
             )
-        for s in scores:
-            held = "  (held out: never trained or validated on)" if s["holdout"] else ""
-            self.report.message(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
-        why = f"target ESR {self.cfg.target_esr:g}" if stopped_by == "target" else stopped_by
-        self.report.message(
-            f"test ESR {test_esr:.5f}{' over the trained settings' if scores else ''} "
-            f"(best epoch {p.best_epoch}, {p.epoch} epochs, "
-            f"{p.train_seconds:.0f} s, stopped by {why})\n"
-            f"model: {self.outputs.out_dir / 'model.json'}  run: {self.paths.root}{renders}"
-        )
+        model_json = self.outputs.out_dir / "model.json"
+        for line in summary_lines(result, model_json, self.cfg.target_esr, renders):
+            self.report.message(line)
         return result

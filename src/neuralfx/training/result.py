@@ -26,6 +26,24 @@ class TrainResult:
     settings: tuple[dict[str, Any], ...] = ()
 
 
+def summary_lines(
+    r: TrainResult, model_json: Path, target_esr: float, renders: str = ""
+) -> list[str]:
+    """What a finished run prints: each setting's test ESR, then the score and where it is."""
+    lines = []
+    for s in r.settings:
+        held = "  (held out: never trained or validated on)" if s["holdout"] else ""
+        lines.append(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
+    why = f"target ESR {target_esr:g}" if r.stopped_by == "target" else r.stopped_by
+    lines.append(
+        f"test ESR {r.test_esr:.5f}{' over the trained settings' if r.settings else ''} "
+        f"(best epoch {r.best_epoch}, {r.epochs} epochs, "
+        f"{r.train_seconds:.0f} s, stopped by {why})\n"
+        f"model: {model_json}  run: {r.run_dir}{renders}"
+    )
+    return lines
+
+
 def model_metadata(
     cfg: TrainConfig, effect: str, run_name: str, sample_rate_hz: int, **extra: Any
 ) -> dict[str, Any]:
