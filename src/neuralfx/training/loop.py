@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -381,10 +380,7 @@ class Trainer:
             stopped_by,
             tuple(scores),
         )
-        runs.save_result(
-            self.paths,
-            {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()},
-        )
+        runs.save_result(self.paths, result)
         renders = ""
         if self.outputs.guitar is not None:
             # the per-epoch renders show progress; this one is what the saved model sounds like
@@ -394,10 +390,8 @@ class Trainer:
                 f"\nrenders: {self.outputs.out_dir}/{split.name}<epoch>{at}.wav, best model: {best}"
             )
         if self.teacher:
-            self.report.message(
-                "knob teacher's input gain over each knob's range: "
-                + self.teacher.gains_text(split.knobs)
-            )
+            gains = self.teacher.gains_text(split.knobs)
+            self.report.message(f"knob teacher's input gain over each knob's range: {gains}")
         model_json = self.outputs.out_dir / "model.json"
         for line in summary_lines(result, model_json, self.cfg.target_esr, renders):
             self.report.message(line)

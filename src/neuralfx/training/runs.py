@@ -14,7 +14,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +214,10 @@ def load_checkpoint(paths: RunPaths) -> dict[str, Any]:
     return ck
 
 
-def save_result(paths: RunPaths, result: dict[str, Any]) -> None:
-    write_text_atomic(paths.result, json.dumps(result, indent=2, sort_keys=True) + "\n")
+def save_result(paths: RunPaths, result: Any) -> None:
+    """result.json: the run's result (a dataclass), paths as text."""
+    fields = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}
+    write_text_atomic(paths.result, json.dumps(fields, indent=2, sort_keys=True) + "\n")
 
 
 def find_guitar(data_dir: str | Path) -> Path | None:
