@@ -17,7 +17,7 @@ from neuralfx.export import load_model, save_model
 from neuralfx.losses import esr
 from neuralfx.models import build_model
 from neuralfx.render import render_array, with_knobs
-from neuralfx.training import conditioning, loop
+from neuralfx.training import conditioning, loop, tbptt
 from neuralfx.training.init_from import start_from
 from neuralfx.training.runs import read_metrics
 from neuralfx.training.tbptt import segment_batches, segment_samples
@@ -72,15 +72,23 @@ def test_holdout_never_reaches_training_or_validation(drive_data, monkeypatch):
         seen_knobs.update(np.unique(x[..., 1].numpy()).tolist())
         return step(model, loss_fn, params, x, y, state, warmup)
 
-    score = conditioning.score_settings
+    score = tbptt.evaluate_blocks
+    values = {}
 
-    def spy_score(model, settings, part, loss_fn, device):
-        if part == "val":
-            validated.update(s.values[0] for s in settings)
-        return score(model, settings, part, loss_fn, device)
+    def spy_score(model, blocks, loss_fn, device):  # every validation goes through here
+        validated.update(values.get(id(x), "test") for x, _ in blocks)
+        return score(model, blocks, loss_fn, device)
 
     monkeypatch.setattr(loop, "shard_grads", spy_step)
-    monkeypatch.setattr(conditioning, "score_settings", spy_score)
+    monkeypatch.setattr(tbptt, "evaluate_blocks", spy_score)
+    real_split = loop.dataset_for
+
+    def remember(*a, **kw):  # which setting each validation block belongs to
+        data = real_split(*a, **kw)
+        values.update({id(s.val_x): s.values[0] for s in data.split.settings})
+        return data
+
+    monkeypatch.setattr(loop, "dataset_for", remember)
     r = neuralfx.train(
         # the teacher's knob values are its own (tests/training/test_knob_teacher.py)
         fast_config(

@@ -137,6 +137,17 @@ def test_with_a_budget_the_teacher_trains_alone_first_then_hands_over(drive_data
     assert model.knobs == 1 and r.stopped_by == "budget"
 
 
+def test_a_teacher_batch_longer_than_its_share_leaves_the_model_its_share(drive_data):
+    # one batch of 16 segments of 128 chunks is 2,000 steps: seconds, against a 1 s budget
+    budget = 1.0
+    cfg = fast_config(drive_data, budget_s=budget, chunks_per_segment=128, run_name="long")
+    r = neuralfx.train(dataclasses.replace(cfg, max_epochs=10**6))
+    rows = read_metrics(r.run_dir / "metrics.csv")
+    assert rows and rows[0]["seconds"] < budget + 0.25, "the model trained within the budget"
+    ck = runs.load_checkpoint(runs.run_paths(drive_data, "long"))
+    assert ck["knob_teacher"]["done"] and r.stopped_by == "budget"
+
+
 def test_the_teacher_checkpoint_restores_its_phase(tmp_path):
     cfg = ModelConfig(hidden_size=8, knobs=1)
     cpu = torch.device("cpu")

@@ -9,7 +9,6 @@ rule fires, each epoch is ``train_epoch`` then ``validate_and_record`` then ``ch
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from ..models import build_model, count_parameters
 from ..models.fast import prepare as prepare_kernels
 from . import conditioning as knobs
 from . import runs
-from .averaging import WeightAverage
+from .averaging import SETTLED_RATE, WeightAverage, pick_weights
 from .device import pick_device, shard_count
 from .display import Reporter, Status
 from .dynamics import dynamics_notice, memory_of, resolve_chunks
@@ -39,9 +38,10 @@ from .outputs import RunOutputs
 from .result import TrainResult, summary_lines
 from .schedule import chunk_at, first_chunk, has_tail, lr_factor, run_fraction
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
-from .tbptt import evaluate, segment_batches, segment_samples, shard_grads
+from .tbptt import evaluate, segment_batches, segment_samples, shard_grads, validation_scores
 
 MAX_GRAD_NORM = 1.0
+RATE_EVERY = 16  # steps between learning-rate updates inside a batch
 
 
 def train(
@@ -126,7 +126,7 @@ class Trainer:
             else None
         )
         # the cosine tail needs the run's end: the budget, else max_epochs
-        self.tail = has_tail(cfg.lr_schedule, cfg.budget_s)
+        self.tail, self.low_rate = has_tail(cfg.lr_schedule, cfg.budget_s), False
         self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
         self.progress = Progress()
         if resume:
@@ -200,23 +200,28 @@ class Trainer:
         self.report.start_epoch(p.epoch, len(batches), self.status())
         self.model.train()
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+
+        def spent(elapsed: float) -> bool:  # the budget, or the teacher's share of it
+            now = p.train_seconds + elapsed
+            return bool(cfg.budget_s and now >= cfg.budget_s) or bool(
+                learner and not learner.leads(now, cfg.budget_s)
+            )
+
         for b, starts in enumerate(batches):
-            if self.tail:
-                self._set_rate(p.train_seconds + time.perf_counter() - t0, b / len(batches))
             idx = torch.from_numpy(starts).to(device)[:, None] + offsets[None, :]
             x, y = self.train_x[idx], self.train_y[idx].unsqueeze(-1)
             x = x if x.dim() == 3 else x.unsqueeze(-1)  # knob data has its channels already
-            # without a budget the teacher trains beside the model, on the recorded batch
-            teacher = (
-                None
-                if learner or not self.teacher
-                else self.teacher.beside(x, y, self.shards, cfg.budget_s)
-            )
+            beside = self.teacher and not learner  # without a budget, on the recorded batch
+            teacher = self.teacher.beside(x, y, self.shards, cfg.budget_s) if beside else None
             if self.teacher and not learner:
                 x, y = self.teacher.mix(x, y, self.rng)
             xs, ys = x.chunk(self.shards), y.chunk(self.shards)
             states, lo = [None] * len(xs), w
             while lo < seg_len:  # chunks of the length the step count has grown to
+                if spent(elapsed := time.perf_counter() - t0):
+                    break  # checked every step: a batch of long segments can take seconds
+                if self.tail and (lo == w or p.steps % RATE_EVERY == 0):
+                    self._set_rate(p.train_seconds + elapsed, (b + lo / seg_len) / len(batches))
                 hi = min(seg_len, lo + chunk_at(p.steps, start, cfg.chunk_samples))
                 # the first chunk is preceded by the warm-up, which gets no gradient
                 sl = slice(0 if lo == w else lo, hi)
@@ -224,15 +229,14 @@ class Trainer:
                     teacher[2] = self._step(*teacher, sl, w if lo == w else 0, self.teacher)[1]
                 loss, states = self._step(xs, ys, states, sl, w if lo == w else 0, learner)
                 lo, p.steps = hi, p.steps + 1
+                p.low_rate_steps += self.low_rate and not learner
                 if loss is not None:
                     loss_sum, loss_n = loss_sum + loss, loss_n + 1
-            seen += x.shape[0] * seg_len
+            seen += x.shape[0] * lo
             elapsed = time.perf_counter() - t0
             self.report.batch(loss_sum / max(loss_n, 1), seen / max(elapsed, 1e-9))
-            if cfg.budget_s and p.train_seconds + elapsed >= cfg.budget_s:
+            if spent(elapsed):
                 break  # validate what we have rather than lose the partial epoch
-            if learner and not learner.leads(p.train_seconds + elapsed, cfg.budget_s):
-                break  # the teacher's share is spent
         epoch_s = time.perf_counter() - t0
         p.train_seconds += epoch_s
         return loss_sum / max(loss_n, 1), epoch_s, seen / epoch_s
@@ -244,6 +248,7 @@ class Trainer:
         )
         for group in self.opt.param_groups:
             group["lr"] = cfg.learning_rate * lr_factor(fraction)
+        self.low_rate = lr_factor(fraction) <= SETTLED_RATE
         if self.teacher:
             self.teacher.set_rate(cfg.learning_rate, fraction, seconds, cfg.budget_s)
 
@@ -285,25 +290,22 @@ class Trainer:
     ) -> tuple[dict[str, float], bool]:
         """Validate on the whole block; on a record, write model.json (atomically) twice.
 
-        With a weight average, the average is what is validated, kept and rendered."""
-        with self.average.applied() if self.average else contextlib.nullcontext():
-            return self._validate_and_record(train_loss, samples_per_s)
+        With a weight average, the average is what is validated, kept and rendered, except
+        once a landing has settled: then the trained weights compete with it (``settled``)."""
+        split = self.data.split
+        scores, averaged = pick_weights(
+            self.average,
+            lambda: validation_scores(self.model, split, self.loss_fn, self.device),
+            self.progress.low_rate_steps,
+        )
+        with self.average.applied() if averaged else contextlib.nullcontext():
+            return self._validate_and_record(train_loss, samples_per_s, scores)
 
     def _validate_and_record(
-        self, train_loss: float, samples_per_s: float
+        self, train_loss: float, samples_per_s: float, scores: tuple[float, float]
     ) -> tuple[dict[str, float], bool]:
         cfg, p, split = self.cfg, self.progress, self.data.split
-        epoch = p.epoch
-        if split.settings:  # each setting from a zero state, side by side
-            val_loss, val_esr, _ = knobs.score_settings(
-                self.model, split.seen, "val", self.loss_fn, self.device
-            )
-        else:
-            val_loss, val_esr = evaluate(
-                self.model, split.val_x, split.val_y, self.loss_fn, self.device
-            )
-        if not math.isfinite(val_loss):
-            val_loss = float("inf")
+        epoch, (val_loss, val_esr) = p.epoch, scores
         if not self.tail:
             self.sched.step(val_loss)
         row = {

@@ -30,6 +30,7 @@ class Progress:
     since_best: int = 0  # epochs without a record, for early stopping
     train_seconds: float = 0.0  # training time only, excluding validation and renders
     steps: int = 0  # optimiser steps taken (or skipped), which set the chunk length
+    low_rate_steps: int = 0  # of those, the ones at a rate of averaging.SETTLED_RATE or less
     rows: list[dict[str, float]] = field(default_factory=list)  # metrics.csv
     best_state: dict[str, torch.Tensor] | None = None  # the record's weights, on the CPU
 
@@ -45,8 +46,8 @@ class Progress:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Progress:
         names = {f.name for f in fields(cls)}
-        if isinstance(data, dict) and "steps" not in data:  # written before steps were counted
-            data = {**data, "steps": 0}
+        if isinstance(data, dict):  # written before steps (or low-rate steps) were counted
+            data = {"steps": 0, "low_rate_steps": 0, **data}
         if not isinstance(data, dict) or set(data) != names:
             raise RunError(
                 f"{where}: the checkpoint's progress record is not neuralfx's; start a new run"

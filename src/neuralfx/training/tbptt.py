@@ -107,3 +107,14 @@ def evaluate_blocks(
     block's ESR."""
     preds = render_blocks(model, [x for x, _ in blocks], device)
     return score_blocks(preds, [y for _, y in blocks], loss_fn)
+
+
+def validation_scores(model, split, loss_fn, device) -> tuple[float, float]:
+    """Validation loss (inf when not finite) and ESR of the model as it stands: the one block,
+    or every trained knob setting's block, each from a zero state."""
+    if split.settings:
+        blocks = [(s.val_x, s.val_y) for s in split.seen]
+        loss, val_esr, _ = evaluate_blocks(model, blocks, loss_fn, device)
+    else:
+        loss, val_esr = evaluate(model, split.val_x, split.val_y, loss_fn, device)
+    return (loss if math.isfinite(loss) else math.inf), val_esr
