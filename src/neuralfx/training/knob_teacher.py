@@ -28,8 +28,8 @@ from ..config import ModelConfig
 from ..errors import RunError
 from ..models import build_model
 from .averaging import WeightAverage
-from .conditioning import score_settings
 from .schedule import lr_factor
+from .tbptt import validation_scores
 
 SYNTHETIC_SHARE = 0.5  # of each batch's segments, at knob values drawn by the teacher's rng
 TEACHER_SHARE = 0.3  # of a budget that the teacher trains alone, before the model starts
@@ -90,7 +90,7 @@ class KnobTeacher:
     def validate(self, split, loss_fn, device) -> float:
         """The teacher's validation ESR over the trained settings (its average, if any)."""
         with self.average.applied() if self.average else contextlib.nullcontext():
-            _, val_esr, _ = score_settings(self.model, split.seen, "val", loss_fn, device)
+            _, val_esr = validation_scores(self.model, split, loss_fn, device)
         self.epochs += 1
         return val_esr
 
