@@ -28,21 +28,37 @@ def drive_data(tmp_path_factory):
     return softclip_grid(tmp_path_factory.mktemp("teacher"), 3, "drive_db=0:24:3")
 
 
-def test_the_teacher_is_the_network_fed_a_gain_the_knobs_set():
+def test_the_teacher_is_the_network_fed_the_audio_and_a_gain_the_knobs_set():
     teacher = GainTeacher(ModelConfig(hidden_size=8, knobs=2))
     with torch.no_grad():
         teacher.log_gain.copy_(torch.tensor([math.log(4.0), -math.log(2.0)]))
     x = torch.randn(3, 50, 3) * 0.2
     x[..., 1:] = torch.rand(3, 1, 2)
     gain = 4.0 ** x[..., 1] * 0.5 ** x[..., 2]
-    fed = torch.cat([x[..., :1] * gain.unsqueeze(-1), x[..., 1:]], -1)
+    fed = torch.cat([x[..., :1], x[..., :1] * gain.unsqueeze(-1), x[..., 1:]], -1)
     torch.testing.assert_close(teacher(x)[0], teacher.net(fed)[0])
+    assert teacher.in_channels == 3  # fed as the model is: the gained channel is its own
     # from one end of the range to the other: x4 on the first knob, /2 on the second
     assert teacher.gain_db() == pytest.approx([20 * math.log10(4), -20 * math.log10(2)], 1e-5)
-    # at its start, a plain model: no gain anywhere
-    fresh = GainTeacher(ModelConfig(hidden_size=8, knobs=1))
-    x1 = x[..., :2]
-    torch.testing.assert_close(fresh(x1)[0], fresh.net(x1)[0])
+
+
+def test_the_teacher_starts_as_the_model_and_hands_over_exactly_at_mid_range():
+    cfg = ModelConfig(name="conv-lstm", hidden_size=8, knobs=2)
+    model = neuralfx.models.build_model(cfg)
+    t = KnobTeacher(cfg, 1e-2, 0.0, torch.device("cpu"), start=model)
+    x = torch.randn(2, 60, 3) * 0.3
+    x[..., 1:] = torch.rand(2, 1, 2)
+    torch.testing.assert_close(t.model(x)[0], model(x)[0])  # no gained path yet
+    with torch.no_grad():  # as if trained: a gain, and weights on the gained channel
+        t.model.log_gain.copy_(torch.tensor([1.5, -0.4]))
+        t.model.net.convs[0].conv.weight.normal_()
+    student = neuralfx.models.build_model(cfg)
+    t.hand_over(student)
+    # at the middle of both knobs the student plays exactly what the teacher does
+    x[..., 1:] = 0.5
+    torch.testing.assert_close(student(x)[0], t.model(x)[0])
+    x[..., 1] = 1.0  # elsewhere it is only a start: it learns the rest from the teacher
+    assert not torch.allclose(student(x)[0], t.model(x)[0])
 
 
 def test_mix_moves_a_share_of_segments_to_random_knobs_with_the_teachers_output():
@@ -165,7 +181,7 @@ def test_the_teacher_checkpoint_restores_its_phase(tmp_path):
     a.hand_over(student)
     assert a.done and a.average is None
     for name, w in student.state_dict().items():
-        torch.testing.assert_close(w, a.model.net.state_dict()[name])
+        torch.testing.assert_close(w, a.model.student_weights()[name])
     c = KnobTeacher(cfg, 1e-2, 0.999, cpu)
     c.load_state_dict(a.state_dict(), "here")
     assert c.done and c.average is None and not c.leads(0.0, 100.0)
@@ -173,6 +189,35 @@ def test_the_teacher_checkpoint_restores_its_phase(tmp_path):
         KnobTeacher(ModelConfig(hidden_size=16, knobs=1), 1e-2, 0.999, cpu).load_state_dict(
             a.state_dict(), "here"
         )
+
+
+def test_a_checkpoint_of_the_teacher_without_the_dry_channel_resumes_exactly():
+    cfg, cpu = ModelConfig(hidden_size=8, knobs=1), torch.device("cpu")
+    a = KnobTeacher(cfg, 1e-2, 0.999, cpu)
+    x = torch.randn(2, 40, 2)
+    a.model(x)[0].square().mean().backward()
+    a.opt.step()
+    a.average.update()
+    name = "net.lstm.weight_ih_l0"
+    i = [n for n, _ in a.model.named_parameters()].index(name)
+    with torch.no_grad():  # what an older teacher was: no weights on the dry channel
+        a.model.net.lstm.weight_ih_l0[:, 0] = 0
+        a.average.average[i][:, 0] = 0
+        for v in a.opt.state[a.params[i]].values():
+            if v.dim() == 2:
+                v[:, 0] = 0
+    old = a.state_dict()
+    old["model"] = {**old["model"], name: old["model"][name][:, 1:]}
+    old["optimizer"]["state"][i] = {
+        k: v[:, 1:] if v.dim() == 2 else v for k, v in old["optimizer"]["state"][i].items()
+    }
+    old["average"]["average"][i] = old["average"]["average"][i][:, 1:]
+    b = KnobTeacher(cfg, 1e-2, 0.999, cpu)
+    b.load_state_dict(old, "here")
+    torch.testing.assert_close(b.model(x)[0], a.model(x)[0])
+    torch.testing.assert_close(b.average.average[i], a.average.average[i])
+    for k, v in a.opt.state[a.params[i]].items():
+        torch.testing.assert_close(b.opt.state[b.params[i]][k], v)
 
 
 def test_the_teacher_starts_from_the_models_weights_init_included(

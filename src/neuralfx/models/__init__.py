@@ -38,8 +38,9 @@ REGISTRY: dict[str, Architecture] = {
 }
 
 
-def build_model(cfg: ModelConfig) -> RecurrentModel:
-    """Build a registry model, refusing what RTNeural cannot run."""
+def build_model(cfg: ModelConfig, extra_inputs: int = 0) -> RecurrentModel:
+    """Build a registry model, refusing what RTNeural cannot run. ``extra_inputs`` widens the
+    input beside the knobs (the knob teacher's second audio channel; never exported)."""
     if cfg.name not in REGISTRY:
         raise ConfigError(f"unknown model {cfg.name!r}; choose one of: {', '.join(REGISTRY)}")
     if cfg.hidden_size not in RTNEURAL_HIDDEN_SIZES:
@@ -56,7 +57,7 @@ def build_model(cfg: ModelConfig) -> RecurrentModel:
         arch.conv_layers,
         cfg.conv_channels,
         cfg.conv_kernel,
-        cfg.knobs,
+        cfg.knobs + extra_inputs,
     )
 
 
