@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
 from ..config import TrainConfig
 from ..errors import ConfigError
+from ..models.fast import prepare as prepare_kernels
 
 
 def pick_device(name: str) -> torch.device:
@@ -40,3 +42,14 @@ def shard_count(cfg: TrainConfig, device: torch.device) -> int:
         return 1
     wanted = cfg.threads or os.cpu_count() or 1
     return max(1, min(wanted, cfg.batch_size // 4))
+
+
+def kernels_notice(cell: str) -> str | None:
+    """Compile the fused CPU kernels for ``cell`` now; what to say when that took a while."""
+    t0 = time.perf_counter()
+    if prepare_kernels(cell) and time.perf_counter() - t0 > 2:
+        return (
+            f"compiled the CPU kernels in {time.perf_counter() - t0:.0f} s "
+            "(once: they are cached; not counted in the training time)"
+        )
+    return None

@@ -24,18 +24,18 @@ from ..data import Dataset, dataset_for
 from ..errors import ConfigError
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
-from ..models.fast import prepare as prepare_kernels
 from . import conditioning as knobs
 from . import runs
 from .averaging import SETTLED_RATE, WeightAverage, pick_weights
-from .device import pick_device, shard_count
+from .device import kernels_notice, pick_device, shard_count
 from .display import Reporter, Status
 from .dynamics import dynamics_notice, memory_of, resolve_chunks
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import KnobTeacher
 from .outputs import RunOutputs
-from .result import TrainResult, summary_lines
+from .recovery import diverged, roll_back, rollback_note
+from .result import TrainResult, result_of, summary_lines
 from .schedule import chunk_at, first_chunk, has_tail, lr_factor, run_fraction
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads, validation_scores
@@ -99,13 +99,8 @@ class Trainer:
         random.seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.model = build_model(cfg.model).to(device)
-        if device.type == "cpu":  # before the clock starts: the budget is for training
-            t0 = time.perf_counter()
-            if prepare_kernels(self.model.cell) and time.perf_counter() - t0 > 2:
-                self.report.message(
-                    f"compiled the CPU kernels in {time.perf_counter() - t0:.0f} s "
-                    "(once: they are cached; not counted in the training time)"
-                )
+        if device.type == "cpu" and (note := kernels_notice(self.model.cell)):
+            self.report.message(note)  # compiled before the clock starts: the budget is training
         start_from(self.model, cfg.init_model)
         segment_s = segment_samples(cfg) / self.data.sample_rate_hz
         if notice := dynamics_notice(self.model, memory_s, segment_s, device):
@@ -117,9 +112,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
-        self.average = (
-            WeightAverage(self.params, cfg.weight_average) if cfg.weight_average else None
-        )
+        self.average = cfg.weight_average and WeightAverage(self.params, cfg.weight_average) or None
         self.teacher = (
             KnobTeacher(cfg.model, cfg.learning_rate, cfg.weight_average, device, self.model)
             if cfg.model.knobs and cfg.knob_teacher == "gain"
@@ -159,6 +152,8 @@ class Trainer:
                     self.teacher_epoch()
                     continue
                 row, record = self.validate_and_record(*self.train_epoch())
+                if not record:
+                    self.recover(row["val_loss"])
                 self.checkpoint()
                 self.report.end_epoch(row, record, self.status())
                 if on_epoch:
@@ -166,6 +161,14 @@ class Trainer:
         finally:
             self.report.close()
         return self.finish(stopped_by)
+
+    def recover(self, val_loss: float) -> None:
+        """After an epoch that diverged, back to the record at a lower rate (recovery.py)."""
+        p = self.progress
+        why = diverged(val_loss, p.best_val, *self.skipped)
+        if why and p.best_state is not None:
+            self.average = roll_back(self.model, self.opt, self.average, p)
+            self.report.message(rollback_note(why, p, self.cfg.learning_rate))
 
     def status(self) -> Status:
         """The run as the display shows it: its best, when it will end, and the forecast."""
@@ -199,7 +202,7 @@ class Trainer:
         batches = segment_batches(self.data.split.train_bounds, cfg, self.rng)
         self.report.start_epoch(p.epoch, len(batches), self.status())
         self.model.train()
-        t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+        t0, seen, loss_sum, loss_n, steps0 = time.perf_counter(), 0, 0.0, 0, p.steps
 
         def spent(elapsed: float) -> bool:  # the budget, or the teacher's share of it
             now = p.train_seconds + elapsed
@@ -239,6 +242,7 @@ class Trainer:
                 break  # validate what we have rather than lose the partial epoch
         epoch_s = time.perf_counter() - t0
         p.train_seconds += epoch_s
+        self.skipped = (p.steps - steps0 - loss_n, p.steps - steps0)  # for recover()
         return loss_sum / max(loss_n, 1), epoch_s, seen / epoch_s
 
     def _set_rate(self, seconds: float, epoch_part: float) -> None:
@@ -247,7 +251,7 @@ class Trainer:
             cfg.budget_s, cfg.max_epochs, seconds, self.progress.epoch + epoch_part
         )
         for group in self.opt.param_groups:
-            group["lr"] = cfg.learning_rate * lr_factor(fraction)
+            group["lr"] = cfg.learning_rate * self.progress.rate_scale * lr_factor(fraction)
         self.low_rate = lr_factor(fraction) <= SETTLED_RATE
         if self.teacher:
             self.teacher.set_rate(cfg.learning_rate, fraction, seconds, cfg.budget_s)
@@ -368,19 +372,14 @@ class Trainer:
             test_esr=test_esr,
             **(by_setting if scores else {}),
         )
-        speed = float(np.mean([r["samples_per_s"] for r in p.rows])) if p.rows else 0.0
-        result = TrainResult(
+        result = result_of(
             self.paths.root,
             model_path,
             test_esr,
-            p.best_val_esr,
-            p.best_epoch,
-            p.epoch,
-            p.train_seconds,
+            p,
             count_parameters(self.model),
-            speed,
             stopped_by,
-            tuple(scores),
+            scores,
         )
         runs.save_result(self.paths, result)
         renders = ""

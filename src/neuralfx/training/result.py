@@ -26,6 +26,33 @@ class TrainResult:
     settings: tuple[dict[str, Any], ...] = ()
 
 
+def result_of(
+    run_dir: Path,
+    model_path: Path,
+    test_esr: float,
+    progress,
+    parameters: int,
+    stopped_by: str,
+    settings=(),
+) -> TrainResult:
+    """The result of a finished run from its progress record (``state.Progress``)."""
+    p = progress
+    speed = sum(r["samples_per_s"] for r in p.rows) / len(p.rows) if p.rows else 0.0
+    return TrainResult(
+        run_dir,
+        model_path,
+        test_esr,
+        p.best_val_esr,
+        p.best_epoch,
+        p.epoch,
+        p.train_seconds,
+        parameters,
+        speed,
+        stopped_by,
+        tuple(settings),
+    )
+
+
 def summary_lines(
     r: TrainResult, model_json: Path, target_esr: float, renders: str = ""
 ) -> list[str]:
