@@ -35,7 +35,9 @@ def test_a_compressor_gets_long_segments_on_torch_and_a_gain_neither(tmp_path, m
     marked, cfg = _run(comp, monkeypatch)
     assert marked == [True] and cfg["chunks_per_segment"] == DYNAMICS_CHUNKS
     err = capsys.readouterr().err
-    assert "segments of 0.75 s, the LSTM trained on PyTorch's path" in err
+    assert "segments of 0.75 s, the LSTM trained on PyTorch's path; a GRU (--model gru)" in err
+    _run(comp, monkeypatch, model=ModelConfig(name="gru", hidden_size=8), run_name="gru")
+    assert "segments of 0.75 s" in (err := capsys.readouterr().err) and "a GRU" not in err
     gain = make_pair(tmp_path / "gain", x, 0.5 * x)
     marked, cfg = _run(gain, monkeypatch)
     assert marked == [] and cfg["chunks_per_segment"] == PLAIN_CHUNKS
