@@ -112,7 +112,8 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
-        self.average = cfg.weight_average and WeightAverage(self.params, cfg.weight_average) or None
+        decay = cfg.weight_average
+        self.average = WeightAverage(self.params, decay) if decay else None
         self.teacher = (
             KnobTeacher(cfg.model, cfg.learning_rate, cfg.weight_average, device, self.model)
             if cfg.model.knobs and cfg.knob_teacher == "gain"

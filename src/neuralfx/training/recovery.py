@@ -48,7 +48,6 @@ def roll_back(
     for group in opt.param_groups:  # the plateau schedule's rate; a tail sets its own
         group["lr"] *= RATE_CUT
     progress.rate_scale *= RATE_CUT
-    progress.rollbacks += 1
     return WeightAverage(average.params, average.decay) if average is not None else None
 
 

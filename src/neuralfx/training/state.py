@@ -32,7 +32,6 @@ class Progress:
     steps: int = 0  # optimiser steps taken (or skipped), which set the chunk length
     low_rate_steps: int = 0  # of those, the ones at a rate of averaging.SETTLED_RATE or less
     rate_scale: float = 1.0  # the peak rate's factor, cut by each rollback (recovery.py)
-    rollbacks: int = 0
     rows: list[dict[str, float]] = field(default_factory=list)  # metrics.csv
     best_state: dict[str, torch.Tensor] | None = None  # the record's weights, on the CPU
 
@@ -49,7 +48,7 @@ class Progress:
     def from_dict(cls, data: Any, where: str) -> Progress:
         names = {f.name for f in fields(cls)}
         if isinstance(data, dict):  # written before these were kept
-            data = {"steps": 0, "low_rate_steps": 0, "rate_scale": 1.0, "rollbacks": 0, **data}
+            data = {"steps": 0, "low_rate_steps": 0, "rate_scale": 1.0, **data}
         if not isinstance(data, dict) or set(data) != names:
             raise RunError(
                 f"{where}: the checkpoint's progress record is not neuralfx's; start a new run"
