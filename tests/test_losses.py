@@ -5,7 +5,15 @@ import pytest
 import torch
 from scipy.signal import lfilter
 
-from neuralfx.losses import DCLoss, EffectLoss, ESRLoss, PreEmphasis, esr
+from neuralfx.losses import (
+    QUIET_SHARE,
+    DCLoss,
+    EffectLoss,
+    ESRLoss,
+    PreEmphasis,
+    esr,
+    quiet_floor,
+)
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -49,3 +57,29 @@ def test_dc_loss_sees_an_offset_and_effect_loss_sums_the_weighted_terms():
     total = float(EffectLoss(0.75, 0.25, 0.85)(_t(pred), _t(y)))
     parts = 0.75 * float(ESRLoss(0.85)(_t(pred), _t(y))) + 0.25 * dc
     assert total == pytest.approx(parts, rel=1e-5)
+
+
+def test_a_silent_chunk_is_scored_against_the_quiet_floor_not_against_zero():
+    rng = np.random.default_rng(3)
+    level = rng.standard_normal(44100) * 0.3  # the training target
+    loss = EffectLoss(0.75, 0.25, 0.85, level=level)
+    floor = QUIET_SHARE * np.mean(lfilter([1.0, -0.85], [1.0], level)[1:] ** 2)
+    assert loss.esr.floor == pytest.approx(floor, rel=1e-6)
+    assert loss.dc.floor == pytest.approx(QUIET_SHARE * np.mean(level**2), rel=1e-6)
+    # a rest: the target nearly silent, the model off by a little noise
+    rest, off = 1e-5 * rng.standard_normal(512), 1e-3 * rng.standard_normal(512)
+    bare = float(ESRLoss(0.85)(_t(rest + off), _t(rest)))
+    floored = float(loss.esr(_t(rest + off), _t(rest)))
+    assert bare > 1000  # what one silent chunk did to a step without the floor
+    emphasised = lfilter([1.0, -0.85], [1.0], off)[1:]
+    assert floored == pytest.approx(np.sum(emphasised**2) / (511 * floor), rel=1e-3)
+    # at the music's level the floor changes the ESR by about QUIET_SHARE, no more
+    loud = level[:512]
+    plain = float(ESRLoss(0.85)(_t(loud + off), _t(loud)))
+    assert float(loss.esr(_t(loud + off), _t(loud))) == pytest.approx(plain, rel=2 * QUIET_SHARE)
+
+
+def test_the_quiet_floor_of_silence_is_zero_and_no_level_means_no_floor():
+    assert quiet_floor(np.zeros(100), 0.85) == 0.0
+    assert quiet_floor(np.zeros(0)) == 0.0
+    assert EffectLoss().esr.floor == 0.0 and EffectLoss().dc.floor == 0.0

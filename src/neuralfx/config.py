@@ -69,9 +69,16 @@ class LossConfig:
 
     esr_weight: float = setting(0.75, "--esr-weight", "weight of the ESR term", lo=0, hi=1e6)
     dc_weight: float = setting(0.25, "--dc-weight", "weight of the DC term", lo=0, hi=1e6)
-    # first-order high-pass 1 - a z^-1; 0 disables it
-    pre_emphasis: float = setting(
-        0.85, "--pre-emphasis", "pre-emphasis coefficient (0 = off)", lo=0, hi=1, hi_open=True
+    # first-order high-pass 1 - a z^-1; 0 disables it; None: 0.85, or 0 when the data has
+    # dynamics (resolved once the data is measured, see training.dynamics)
+    pre_emphasis: float | None = setting(
+        None,
+        "--pre-emphasis",
+        "pre-emphasis coefficient (0 = off; default 0.85, or 0 for compressors and the like)",
+        lo=0,
+        hi=1,
+        hi_open=True,
+        nullable=True,
     )
 
     def __post_init__(self) -> None:

@@ -7,11 +7,18 @@ import torch
 from utils import fast_config, make_pair, slow_compressor, stepped_noise
 
 import neuralfx
-from neuralfx.config import ModelConfig, TrainConfig
+from neuralfx.config import LossConfig, ModelConfig, TrainConfig
 from neuralfx.models import build_model
 from neuralfx.models.fast import TRAIN_ON_TORCH, fast_path
 from neuralfx.training import dynamics
-from neuralfx.training.dynamics import DYNAMICS_CHUNKS, PLAIN_CHUNKS, resolve_chunks
+from neuralfx.training.dynamics import (
+    DYNAMICS_CHUNKS,
+    DYNAMICS_PRE_EMPHASIS,
+    PLAIN_CHUNKS,
+    PLAIN_PRE_EMPHASIS,
+    resolve_chunks,
+    resolve_pre_emphasis,
+)
 
 
 def _run(data, monkeypatch, **kw) -> tuple[list[bool], dict]:
@@ -34,6 +41,7 @@ def test_a_compressor_gets_long_segments_on_torch_and_a_gain_neither(tmp_path, m
     comp = make_pair(tmp_path / "comp", x, slow_compressor(x, 0.1))
     marked, cfg = _run(comp, monkeypatch)
     assert marked == [True] and cfg["chunks_per_segment"] == DYNAMICS_CHUNKS
+    assert cfg["loss"]["pre_emphasis"] == DYNAMICS_PRE_EMPHASIS == 0.0  # the plain ESR
     err = capsys.readouterr().err
     assert "segments of 0.75 s, the LSTM trained on PyTorch's path; a GRU (--model gru)" in err
     _run(comp, monkeypatch, model=ModelConfig(name="gru", hidden_size=8), run_name="gru")
@@ -41,9 +49,21 @@ def test_a_compressor_gets_long_segments_on_torch_and_a_gain_neither(tmp_path, m
     gain = make_pair(tmp_path / "gain", x, 0.5 * x)
     marked, cfg = _run(gain, monkeypatch)
     assert marked == [] and cfg["chunks_per_segment"] == PLAIN_CHUNKS
+    assert cfg["loss"]["pre_emphasis"] == PLAIN_PRE_EMPHASIS == 0.85
     # a number given is kept, and the saved config is what a resume reads
-    marked, cfg = _run(comp, monkeypatch, chunks_per_segment=3, run_name="given")
+    given = LossConfig(pre_emphasis=0.5)
+    marked, cfg = _run(comp, monkeypatch, chunks_per_segment=3, loss=given, run_name="given")
     assert marked == [True] and cfg["chunks_per_segment"] == 3
+    assert cfg["loss"]["pre_emphasis"] == 0.5
+
+
+def test_an_unset_pre_emphasis_resolves_from_the_memory_and_a_given_one_is_kept():
+    cfg = TrainConfig()
+    assert cfg.loss.pre_emphasis is None
+    assert resolve_pre_emphasis(cfg, 0.1).loss.pre_emphasis == DYNAMICS_PRE_EMPHASIS
+    assert resolve_pre_emphasis(cfg, 0.019).loss.pre_emphasis == PLAIN_PRE_EMPHASIS
+    off = dataclasses.replace(cfg, loss=LossConfig(pre_emphasis=0.0))
+    assert resolve_pre_emphasis(off, 0.0) is off
 
 
 def test_segments_grow_only_as_far_as_the_training_block_allows():

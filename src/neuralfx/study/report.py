@@ -9,6 +9,7 @@ folder can be moved, zipped or served as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import json
@@ -21,6 +22,7 @@ from ..config import LossConfig, load_config
 from ..data import read_sidecar
 from ..errors import RunError
 from ..export import load_model
+from ..training.dynamics import DYNAMICS_PRE_EMPHASIS, PLAIN_PRE_EMPHASIS
 from ..training.runs import RunPaths, find_guitar
 from . import plots
 from .analysis import analyse_run, render_target, setting_chain
@@ -233,9 +235,12 @@ def _knobs_spec(name: str, knobs: list[dict]) -> str:
 
 
 def _loss_label(loss: LossConfig) -> str:
-    if loss == LossConfig():
+    pre = loss.pre_emphasis
+    resolved = (None, PLAIN_PRE_EMPHASIS, DYNAMICS_PRE_EMPHASIS)  # what a run's data made of it
+    if loss == dataclasses.replace(LossConfig(), pre_emphasis=pre) and pre in resolved:
         return "default"
-    return f"esr {loss.esr_weight:g}, dc {loss.dc_weight:g}, pre {loss.pre_emphasis:g}"
+    pre_text = "auto" if pre is None else f"{pre:g}"
+    return f"esr {loss.esr_weight:g}, dc {loss.dc_weight:g}, pre {pre_text}"
 
 
 def _regenerate(study_dir: Path) -> str:

@@ -18,6 +18,7 @@ its own run folder, so any number can run at once; two sweeps on one folder are 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -57,6 +58,10 @@ def _check_existing(tasks: list[Task]) -> None:
         if not t.paths.config.is_file():
             continue
         old, new = load_config(t.paths.config), t.config
+        if new.loss.pre_emphasis is None:  # left to the data: whatever it resolved to matches
+            new = dataclasses.replace(
+                new, loss=dataclasses.replace(new.loss, pre_emphasis=old.loss.pre_emphasis)
+            )
         for key in ("model", "loss", "seed", "output_name", "holdout"):
             if getattr(old, key) != getattr(new, key):
                 raise ConfigError(

@@ -29,7 +29,7 @@ from . import runs
 from .averaging import SETTLED_RATE, WeightAverage, pick_weights
 from .device import kernels_notice, pick_device, shard_count
 from .display import Reporter, Status
-from .dynamics import dynamics_notice, memory_of, resolve_chunks
+from .dynamics import dynamics_notice, memory_of, resolve
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import KnobTeacher
@@ -85,7 +85,7 @@ class Trainer:
             self.report.message(f"warning: {warning}")
         split = self.data.split
         memory_s = memory_of(split, self.data.sample_rate_hz)
-        cfg = resolve_chunks(cfg, memory_s, min(hi - lo for lo, hi in split.train_bounds))
+        cfg = resolve(cfg, memory_s, min(hi - lo for lo, hi in split.train_bounds))
         if resume:
             paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
             knobs.check_resume(cfg, split, paths.root)
@@ -121,7 +121,7 @@ class Trainer:
         )
         # the cosine tail needs the run's end: the budget, else max_epochs
         self.tail, self.low_rate = has_tail(cfg.lr_schedule, cfg.budget_s), False
-        self.loss_fn = EffectLoss(cfg.loss.esr_weight, cfg.loss.dc_weight, cfg.loss.pre_emphasis)
+        self.loss_fn = EffectLoss(**asdict(cfg.loss), level=split.train_y)
         self.progress = Progress()
         if resume:
             self.progress = restore_checkpoint(

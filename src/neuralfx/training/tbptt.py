@@ -31,14 +31,18 @@ def segment_samples(cfg: TrainConfig) -> int:
 def segment_batches(
     bounds: list[tuple[int, int]], cfg: TrainConfig, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """Random segment starts covering about the whole training block once per epoch.
+    """Random segment starts covering about the whole training block once per epoch, in
+    batches of ``batch_size``.
 
     With several ``bounds`` (knob settings), each segment stays inside one of them and every
     setting gets the same share of segments, in a random order, whatever its length.
     """
     seg = segment_samples(cfg)
     n = sum(hi - lo for lo, hi in bounds)
-    count = max(cfg.batch_size, math.ceil(n / (chunks_per_segment(cfg) * cfg.chunk_samples)))
+    count = math.ceil(n / (chunks_per_segment(cfg) * cfg.chunk_samples))
+    # whole batches: a short last one split over the shards scored chunks of 3 segments, and
+    # those silent together were most of the loss spikes on phrases with rests
+    count = max(1, math.ceil(count / cfg.batch_size)) * cfg.batch_size
     if len(bounds) == 1:
         ((lo, hi),) = bounds
         starts = lo + rng.integers(0, hi - lo - seg + 1, size=count)
