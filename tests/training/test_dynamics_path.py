@@ -4,10 +4,11 @@ import dataclasses
 import json
 
 import torch
-from utils import fast_config, make_pair, slow_compressor, stepped_noise
+from utils import RATE, fast_config, make_pair, slow_compressor, stepped_noise
 
 import neuralfx
 from neuralfx.config import LossConfig, ModelConfig, TrainConfig
+from neuralfx.export import load_model
 from neuralfx.models import build_model
 from neuralfx.models.fast import TRAIN_ON_TORCH, fast_path
 from neuralfx.training import dynamics
@@ -86,3 +87,47 @@ def test_the_mark_keeps_training_off_the_kernels_but_not_inference():
     assert not fast_path(model.rnn, x)
     with torch.no_grad():
         assert fast_path(model.rnn, x)
+
+
+def test_an_lstm_for_dynamics_starts_with_time_constants_up_to_the_memory():
+    torch.manual_seed(0)
+    lstm = build_model(ModelConfig(hidden_size=32))
+    assert dynamics.init_for_dynamics(lstm, 0.1, 44100)
+    h, b = 32, lstm.rnn.bias_ih_l0 + lstm.rnn.bias_hh_l0
+    keep = torch.sigmoid(b[h : 2 * h])  # the share of the cell state a unit keeps a sample
+    samples = 1 / (1 - keep)  # its time constant
+    assert samples.min() < 10 and samples.max() > 1000 and samples.max() <= 4410 * 1.01
+    assert torch.allclose(b[:h], -b[h : 2 * h])  # a slow unit also takes in slowly
+    # the promise in state terms: a unit with T = 1,000 holds a level that long, the default
+    # init holds it for about 2 samples (forget gate sigmoid(0) = 0.5)
+    slowest = int(samples.argmax())
+    assert keep[slowest] ** 1000 > 0.3
+    # no change without dynamics, nor for a GRU (not measured to gain from it)
+    for model, memory_s in (
+        (build_model(ModelConfig(hidden_size=8)), 0.005),
+        (build_model(ModelConfig(name="gru", hidden_size=8)), 0.1),
+    ):
+        before = [p.clone() for p in model.parameters()]
+        assert not dynamics.init_for_dynamics(model, memory_s, 44100)
+        assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
+
+
+def test_a_dynamics_run_starts_from_the_spread_and_init_from_a_capture_wins(tmp_path, monkeypatch):
+    x = stepped_noise(8.0)
+    comp = make_pair(tmp_path / "comp", x, slow_compressor(x, 0.1))
+    seen = []
+    real = dynamics.init_memory
+
+    def spy(rnn, longest):
+        seen.append(longest)
+        real(rnn, longest)
+
+    monkeypatch.setattr(dynamics, "init_memory", spy)
+    r = neuralfx.train(fast_config(comp, max_epochs=1, chunks_per_segment=0))
+    assert len(seen) == 1 and 0.05 * RATE < seen[0] < 0.5 * RATE  # the memory, in samples
+    # --init: the capture's weights are the start, not the spread
+    capture = r.run_dir / "model.json"
+    cfg = fast_config(comp, max_epochs=1, init_model=str(capture), run_name="b")
+    r2 = neuralfx.train(dataclasses.replace(cfg, learning_rate=1e-9))  # the start, kept
+    a, b = (load_model(str(p))[0].rnn.bias_ih_l0 for p in (capture, r2.run_dir / "model.json"))
+    assert torch.allclose(a, b, atol=1e-6)

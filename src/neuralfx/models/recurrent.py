@@ -7,6 +7,7 @@ plugin does sample by sample.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -111,3 +112,26 @@ def detach_state(state: State) -> State:
     if isinstance(state, (tuple, list)):
         return type(state)(detach_state(s) for s in state)
     return state
+
+
+def init_memory(rnn: nn.Module, longest_samples: float) -> None:
+    """Spread the recurrent units' time constants log-uniformly from 2 samples to about
+    ``longest_samples``, through their forget (LSTM) or update (GRU) gate biases.
+
+    PyTorch's initialisation leaves every unit forgetting half its state each sample, and
+    Adam needs hundreds of steps to push a bias to the ~8 that holds a level for 100 ms. With
+    the spread (Tallec and Ollivier's "chrono" initialisation, in log spacing so that fast
+    units stay for the waveform), an LSTM on sox's compander scored a validation ESR of
+    0.013-0.015 after its first epoch against 0.043-0.13 (three seeds; bench/notes.md). An LSTM's input gate gets the
+    opposite bias, so a slow unit also takes in slowly: a leaky integrator of its input.
+    """
+    hidden = rnn.hidden_size
+    with torch.no_grad():
+        for layer in range(rnn.num_layers):
+            # a gate at sigmoid(b) keeps a share 1 - 1/T a sample for T = 1 + e^b samples
+            bias = torch.rand(hidden) * math.log(max(longest_samples, 1.0))
+            b_ih, b_hh = getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+            gate = slice(hidden, 2 * hidden)  # forget (i, f, g, o) and update (r, z, n) alike
+            b_ih[gate], b_hh[gate] = bias, 0.0
+            if isinstance(rnn, nn.LSTM):
+                b_ih[:hidden], b_hh[:hidden] = -bias, 0.0

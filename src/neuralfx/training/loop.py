@@ -29,7 +29,7 @@ from . import runs
 from .averaging import SETTLED_RATE, WeightAverage, pick_weights
 from .device import kernels_notice, pick_device, shard_count
 from .display import Reporter, Status
-from .dynamics import dynamics_notice, memory_of, resolve
+from .dynamics import dynamics_notice, init_for_dynamics, memory_of, resolve
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import KnobTeacher
@@ -101,13 +101,13 @@ class Trainer:
         self.model = build_model(cfg.model).to(device)
         if device.type == "cpu" and (note := kernels_notice(self.model.cell)):
             self.report.message(note)  # compiled before the clock starts: the budget is training
+        init_for_dynamics(self.model, memory_s, self.data.sample_rate_hz)  # before --init
         start_from(self.model, cfg.init_model)
         segment_s = segment_samples(cfg) / self.data.sample_rate_hz
         if notice := dynamics_notice(self.model, memory_s, segment_s, device):
             self.report.message(notice)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        # not fused: torch's fused CPU Adam took 2.6x less time a step but wrecked every knob
-        # run (training loss 2.6 in the first epoch against 0.1; bench/notes.md)
+        # not fused: 2.6x faster a step, but it wrecked every knob run (bench/notes.md)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
