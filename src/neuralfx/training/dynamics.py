@@ -15,8 +15,8 @@ the run is created, and two things follow from it:
   ESR 0.0094 / 0.0100 / 0.0097 over three seeds against 0.0156 / 0.0163 / 0.044 (bench/notes.md).
 * **An LSTM's time constants spread up to the memory** (``init_for_dynamics``): forget-gate
   biases log-uniform from 2 samples to the measured memory, where PyTorch's start holds a
-  state for 2 samples. On sox's compander, 180 s: held-out ESR 0.0070 / 0.0094 / 0.0079 over
-  three seeds against 0.0089 / 0.0102 / 0.0100, and 3-9x lower after the first epoch.
+  state for 2 samples. On sox's compander, 180 s: held-out ESR 0.0085 / 0.0091 / 0.0087 over
+  three seeds against 0.0089 / 0.0102 / 0.0100, and 2.4-9x lower after the first epoch.
 * **Advice to try a GRU**: its update gate is a leaky integrator, what an envelope follower is;
   on sox's compander at 180 s three GRU seeds scored 0.0042-0.0083 against the LSTM's 0.016.
 * **PyTorch's path for an LSTM's training** (``models.fast.TRAIN_ON_TORCH``); inference stays
