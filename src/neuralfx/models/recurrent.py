@@ -122,8 +122,9 @@ def init_memory(rnn: nn.Module, longest_samples: float) -> None:
     Adam needs hundreds of steps to push a bias to the ~8 that holds a level for 100 ms. With
     the spread (Tallec and Ollivier's "chrono" initialisation, in log spacing so that fast
     units stay for the waveform), an LSTM on sox's compander scored a validation ESR 2.4-9x
-    lower after its first epoch, and 1.05-1.15x lower in the end (bench/notes.md). An LSTM's input gate gets the
-    opposite bias, so a slow unit also takes in slowly: a leaky integrator of its input.
+    lower after its first epoch, and 1.05-1.15x lower in the end (bench/notes.md). An LSTM's
+    input gate gets the opposite bias, so a slow unit also takes in slowly: a leaky integrator
+    of its input.
     """
     hidden = rnn.hidden_size
     with torch.no_grad():
