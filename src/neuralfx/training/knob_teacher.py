@@ -29,6 +29,7 @@ from ..config import ModelConfig
 from ..errors import RunError
 from ..models import build_model
 from .averaging import WeightAverage
+from .optimizer import adam
 from .schedule import lr_factor
 from .tbptt import validation_scores
 
@@ -98,7 +99,7 @@ class KnobTeacher:
             weights[first] = with_column(weights[first], 1)
             self.model.net.load_state_dict(weights)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.params, lr=learning_rate)
+        self.opt = adam(self.params, learning_rate, knobs=True)
         self.average = WeightAverage(self.params, average) if average else None
 
     def leads(self, seconds: float, budget_s: float) -> bool:

@@ -33,6 +33,7 @@ from .dynamics import dynamics_notice, init_for_dynamics, memory_of, resolve
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import KnobTeacher
+from .optimizer import adam
 from .outputs import RunOutputs
 from .recovery import diverged, roll_back, rollback_note
 from .result import TrainResult, result_of, summary_lines
@@ -107,8 +108,7 @@ class Trainer:
         if notice := dynamics_notice(self.model, memory_s, segment_s, device):
             self.report.message(notice)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        # not fused: 2.6x faster a step, but it wrecked every knob run (bench/notes.md)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.opt = adam(self.model.parameters(), cfg.learning_rate, bool(cfg.model.knobs))
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
         )
@@ -187,7 +187,7 @@ class Trainer:
         if not t.leads(self.progress.train_seconds, cfg.budget_s):
             t.hand_over(self.model)
             # the model starts afresh from the teacher's network: new moments, a new average
-            self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+            self.opt = adam(self.model.parameters(), cfg.learning_rate, bool(cfg.model.knobs))
             if self.average is not None:
                 self.average = WeightAverage(self.params, cfg.weight_average)
         self.report.message(t.summary(train_loss, val_esr, self.data.split.knobs))
