@@ -27,16 +27,17 @@ def test_a_step_keeps_up_with_shrinking_gradients_where_pytorchs_default_stalls(
     assert default < 0.02, "the contrast the module's docstring claims"
 
 
+def betas_of(run_dir) -> tuple[float, float]:
+    ck = runs.load_checkpoint(runs.RunPaths(run_dir))
+    return tuple(ck["optimizer"]["param_groups"][0]["betas"])
+
+
 def test_the_trainer_steps_with_it_and_a_resume_keeps_it(gain_data):
     kw = dict(max_epochs=2, run_name="o")
-    neuralfx.train(fast_config(gain_data, **kw))
-    ck = runs.load_checkpoint(runs.run_paths(gain_data, "o"))
-    assert tuple(ck["optimizer"]["param_groups"][0]["betas"]) == BETAS
-    neuralfx.train(fast_config(gain_data, **{**kw, "max_epochs": 3}), resume=True)
-    ck = runs.load_checkpoint(runs.run_paths(gain_data, "o"))
-    assert tuple(ck["optimizer"]["param_groups"][0]["betas"]) == BETAS
+    assert betas_of(neuralfx.train(fast_config(gain_data, **kw)).run_dir) == BETAS
+    more = neuralfx.train(fast_config(gain_data, **{**kw, "max_epochs": 3}), resume=True)
+    assert betas_of(more.run_dir) == BETAS
 
 
 def test_knob_runs_keep_pytorchs_betas(knob_run):
-    ck = torch.load(knob_run.run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    assert tuple(ck["optimizer"]["param_groups"][0]["betas"]) == KNOB_BETAS
+    assert betas_of(knob_run.run_dir) == KNOB_BETAS
