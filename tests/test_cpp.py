@@ -264,3 +264,30 @@ def test_bad_invocations_exit_2(neuralfx_process, input_wav, tmp_path):
     for args, words in cases:
         r = run_cpp(neuralfx_process, *args)
         assert r.returncode == 2 and words in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize("fmt", ["lab", "native"])
+def test_rtneural_plays_an_lstm_set_to_a_filter_as_the_filter(
+    neuralfx_process, input_wav, tmp_path, fmt
+):
+    """The linear start's tiny cells and large output weights, through real RTNeural, against
+    scipy's own filter: the file is the filter whichever loader reads it."""
+    from scipy.signal import butter, lfilter
+
+    from neuralfx.dsp.linear import fit_linear
+    from neuralfx.models.recurrent import RecurrentModel, start_as_filter
+
+    b, a = butter(2, [200, 2000], "bandpass", fs=RATE)
+    # as loud as the test wav: the cells are linear up to the level the filter was fitted at
+    noise = np.random.default_rng(0).standard_normal(3 * RATE)
+    system, _ = fit_linear(noise, lfilter(b, a, noise), 2 * RATE, 16)
+    model = RecurrentModel(hidden_size=16)
+    peak = float(np.max(np.abs(system.states(noise))))
+    start_as_filter(model, system.a, system.b, system.c, peak)
+    path = save_model(model, tmp_path / "model.json", metadata("lstm", 16), fmt)
+    out = tmp_path / "out.wav"
+    assert run_cpp(neuralfx_process, path, input_wav, out).returncode == 0
+    x, _ = sf.read(input_wav, dtype="float64")
+    got, _ = sf.read(out, dtype="float64")
+    want = lfilter(b, a, x)
+    assert np.sum((got - want) ** 2) / np.sum(want**2) < 1e-5

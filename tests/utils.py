@@ -38,7 +38,10 @@ def make_pair(root: Path, x: np.ndarray, y: np.ndarray, name: str = "fx") -> Pat
 
 
 # the same settings as command-line flags, for tests that run the CLI
-FAST_FLAGS = ["--quiet", "--hidden", "8", "--warmup", "256", "--chunk", "512", "--chunks", "2"]
+FAST_FLAGS = [
+    *("--quiet", "--hidden", "8", "--warmup", "256", "--chunk", "512", "--chunks", "2"),
+    *("--linear-start", "off"),
+]
 
 
 def fast_config(data_dir: Path, **kw) -> TrainConfig:
@@ -54,6 +57,8 @@ def fast_config(data_dir: Path, **kw) -> TrainConfig:
         render_every=0,
         run_name="t",
         threads=1,
+        # most fixtures are a gain or a filter: linear, so the default would not train at all
+        linear_start="off",
     )
     base.update(kw)
     return TrainConfig(**base)

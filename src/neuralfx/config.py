@@ -212,6 +212,15 @@ class TrainConfig:
         choices=("gain", "off"),
     )
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
+    # a pair its least-squares linear filter explains to a validation ESR of 1e-5 is that
+    # filter, set into the LSTM, with no training (training/linear_start.py)
+    linear_start: str = setting(
+        "auto",
+        "--linear-start",
+        "a pair that is a linear filter: set the LSTM to it and skip training (auto), or "
+        "train it from scratch (off)",
+        choices=("auto", "off"),
+    )
     # another model file to start from (ours, AIDA-X, RTNeural JSON, NAM LSTM); "" starts afresh
     init_model: str = setting(
         "", "--init", "start from a model file's weights, e.g. an AIDA-X capture of a similar amp"

@@ -24,6 +24,16 @@ class Status:
     end_s: float = math.inf  # training seconds at which the run will end (inf: not known yet)
 
 
+def score_text(value: float) -> str:
+    """A loss or ESR: five decimals, or three figures once five decimals would read 0.00000
+    (a linear start's ESR is 1e-7); "-" for an epoch that trained nothing (NaN)."""
+    if math.isnan(value):
+        return "-"
+    return (
+        f"{value:.5f}" if value == 0 or abs(value) >= 1e-3 or math.isinf(value) else f"{value:.2e}"
+    )
+
+
 def _fmt_time(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -119,8 +129,9 @@ class Reporter:
         left = f" left {_fmt_time(left_s)}" if math.isfinite(left_s) else ""
         target = target_text(status)
         self.message(
-            f"epoch {row['epoch']:4d}  train {row['train_loss']:.5f}  val {row['val_loss']:.5f}  "
-            f"val ESR {row['val_esr']:.5f}  lr {row['lr']:.2e}  "
+            f"epoch {row['epoch']:4d}  train {score_text(row['train_loss'])}  "
+            f"val {score_text(row['val_loss'])}  val ESR {score_text(row['val_esr'])}  "
+            f"lr {row['lr']:.2e}  "
             f"{row['samples_per_s']:,.0f} samples/s{left}{star}  best ESR {best_text(status)}"
             + (f", {target}" if target else "")
         )

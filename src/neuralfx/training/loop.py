@@ -9,6 +9,7 @@ rule fires, each epoch is ``train_epoch`` then ``validate_and_record`` then ``ch
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from .dynamics import dynamics_notice, init_for_dynamics, memory_of, resolve
 from .forecast import forecast, records, run_end_s
 from .init_from import start_from
 from .knob_teacher import KnobTeacher
+from .linear_start import linear_start
+from .linear_start import notice as linear_notice
 from .optimizer import adam
 from .outputs import RunOutputs
 from .recovery import diverged, roll_back, rollback_note
@@ -104,6 +107,11 @@ class Trainer:
             self.report.message(note)  # compiled before the clock starts: the budget is training
         init_for_dynamics(self.model, memory_s, self.data.sample_rate_hz)  # before --init
         start_from(self.model, cfg.init_model)
+        self.loss_fn = EffectLoss(**asdict(cfg.loss), level=split.train_y)
+        fresh = not resume and not cfg.init_model and cfg.linear_start == "auto"
+        self.linear = linear_start(self.model, split, self.loss_fn, device) if fresh else None
+        if self.linear:
+            self.report.message(linear_notice(self.linear))
         segment_s = segment_samples(cfg) / self.data.sample_rate_hz
         if notice := dynamics_notice(self.model, memory_s, segment_s, device):
             self.report.message(notice)
@@ -121,19 +129,11 @@ class Trainer:
         )
         # the cosine tail needs the run's end: the budget, else max_epochs
         self.tail, self.low_rate = has_tail(cfg.lr_schedule, cfg.budget_s), False
-        self.loss_fn = EffectLoss(**asdict(cfg.loss), level=split.train_y)
         self.progress = Progress()
         if resume:
-            self.progress = restore_checkpoint(
-                runs.load_checkpoint(self.paths),
-                str(self.paths.checkpoint),
-                self.model,
-                self.opt,
-                self.sched,
-                self.rng,
-                self.average,
-                self.teacher,
-            )
+            saved, where = runs.load_checkpoint(self.paths), str(self.paths.checkpoint)
+            parts = (self.model, self.opt, self.sched, self.rng, self.average, self.teacher)
+            self.progress = restore_checkpoint(saved, where, *parts)
             p = self.progress
             self.report.message(
                 f"resuming {self.paths.root} at epoch {p.epoch} "
@@ -147,6 +147,11 @@ class Trainer:
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
         cfg, p = self.cfg, self.progress
         try:
+            if self.linear:  # the network is the pair's filter already: its one record
+                p.linear = True  # checkpointed with it, so a resume stops too
+                self.end_epoch(
+                    *self._validate_and_record(math.nan, 0.0, self.linear.scores), on_epoch
+                )
             # checked before the first epoch too: a resumed run that is done stops at once
             while (stopped_by := stop_reason(cfg, p)) is None:
                 if self.teacher and self.teacher.leads(p.train_seconds, cfg.budget_s):
@@ -155,13 +160,16 @@ class Trainer:
                 row, record = self.validate_and_record(*self.train_epoch())
                 if not record:
                     self.recover(row["val_loss"])
-                self.checkpoint()
-                self.report.end_epoch(row, record, self.status())
-                if on_epoch:
-                    on_epoch(row)
+                self.end_epoch(row, record, on_epoch)
         finally:
             self.report.close()
         return self.finish(stopped_by)
+
+    def end_epoch(self, row: dict[str, Any], record: bool, on_epoch) -> None:
+        self.checkpoint()
+        self.report.end_epoch(row, record, self.status())
+        if on_epoch:
+            on_epoch(row)
 
     def recover(self, val_loss: float) -> None:
         """After an epoch that diverged, back to the record at a lower rate (recovery.py)."""
@@ -336,19 +344,9 @@ class Trainer:
 
     def checkpoint(self) -> None:
         runs.save_metrics(self.paths, self.progress.rows)
-        runs.save_checkpoint(
-            self.paths,
-            checkpoint_dict(
-                self.model,
-                self.opt,
-                self.sched,
-                RandomState.capture(self.rng),
-                self.progress,
-                asdict(self.cfg),
-                self.average,
-                self.teacher,
-            ),
-        )
+        rng, config = RandomState.capture(self.rng), asdict(self.cfg)
+        parts = (self.model, self.opt, self.sched, rng, self.progress, config)
+        runs.save_checkpoint(self.paths, checkpoint_dict(*parts, self.average, self.teacher))
 
     def finish(self, stopped_by: str) -> TrainResult:
         """Reload the best model, score it on the test block, and stamp the score into model.json."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..version import __version__
+from .display import score_text
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,12 @@ def summary_lines(
     lines = []
     for s in r.settings:
         held = "  (held out: never trained or validated on)" if s["holdout"] else ""
-        lines.append(f"  test ESR at {s['label']}: {s['test_esr']:.5f}{held}")
-    why = f"target ESR {target_esr:g}" if r.stopped_by == "target" else r.stopped_by
+        lines.append(f"  test ESR at {s['label']}: {score_text(s['test_esr'])}{held}")
+    why = {"target": f"target ESR {target_esr:g}", "linear": "the linear start"}.get(
+        r.stopped_by, r.stopped_by
+    )
     lines.append(
-        f"test ESR {r.test_esr:.5f}{' over the trained settings' if r.settings else ''} "
+        f"test ESR {score_text(r.test_esr)}{' over the trained settings' if r.settings else ''} "
         f"(best epoch {r.best_epoch}, {r.epochs} epochs, "
         f"{r.train_seconds:.0f} s, stopped by {why})\n"
         f"model: {model_json}  run: {r.run_dir}{renders}"

@@ -32,6 +32,7 @@ class Progress:
     steps: int = 0  # optimiser steps taken (or skipped), which set the chunk length
     low_rate_steps: int = 0  # of those, the ones at a rate of averaging.SETTLED_RATE or less
     rate_scale: float = 1.0  # the peak rate's factor, cut by each rollback (recovery.py)
+    linear: bool = False  # the model is the pair's linear filter, not trained (linear_start.py)
     rows: list[dict[str, float]] = field(default_factory=list)  # metrics.csv
     best_state: dict[str, torch.Tensor] | None = None  # the record's weights, on the CPU
 
@@ -48,7 +49,7 @@ class Progress:
     def from_dict(cls, data: Any, where: str) -> Progress:
         names = {f.name for f in fields(cls)}
         if isinstance(data, dict):  # written before these were kept
-            data = {"steps": 0, "low_rate_steps": 0, "rate_scale": 1.0, **data}
+            data = {"steps": 0, "low_rate_steps": 0, "rate_scale": 1.0, "linear": False, **data}
         if not isinstance(data, dict) or set(data) != names:
             raise RunError(
                 f"{where}: the checkpoint's progress record is not neuralfx's; start a new run"
@@ -62,6 +63,8 @@ def stop_reason(cfg: TrainConfig, p: Progress) -> str | None:
     The target is judged on the record's validation ESR, so the model kept has reached it (an
     epoch with a lower ESR but no loss record does not count). When several rules hold, the
     first one here names the reason."""
+    if p.linear:  # so a resumed run that was set to its filter stays done
+        return "linear"
     if cfg.target_esr and p.best_val_esr <= cfg.target_esr:
         return "target"
     if p.since_best >= cfg.early_stop_patience and (
