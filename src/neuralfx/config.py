@@ -212,8 +212,8 @@ class TrainConfig:
         choices=("gain", "off"),
     )
     quiet: bool = setting(False, "--quiet", "log lines, no live display")
-    # a pair its least-squares linear filter explains to a validation ESR of 1e-5 is that
-    # filter, set into the LSTM, with no training (training/linear_start.py)
+    # a pair its least-squares linear filter explains to an ESR of 1e-5 is that filter, set
+    # into the LSTM, with no training (training/linear_start.py)
     linear_start: str = setting(
         "auto",
         "--linear-start",

@@ -16,15 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .dsp.levels import esr  # noqa: F401 (the score, importable from here as before)
+
 _EPS = 1e-10
 QUIET_SHARE = 0.01  # the floor: a chunk 20 dB below the target's mean level counts as that level
-
-
-def esr(target: np.ndarray, prediction: np.ndarray) -> float:
-    """Error-to-signal ratio sum((y - ŷ)²) / sum(y²) of two arrays (the honest metric)."""
-    target = np.asarray(target, dtype=np.float64)
-    prediction = np.asarray(prediction, dtype=np.float64)
-    return float(np.sum((target - prediction) ** 2) / (np.sum(target**2) + _EPS))
 
 
 class PreEmphasis(nn.Module):

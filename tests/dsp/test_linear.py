@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.signal import butter, lfilter
 
-from neuralfx.dsp.linear import esr, fir_fit, fit_linear
+from neuralfx.dsp.levels import esr
+from neuralfx.dsp.linear import fir_fit, fit_linear
 
 RATE = 44100
 

@@ -8,7 +8,7 @@ from scipy.signal import butter, lfilter
 from utils import RATE, fast_config, make_pair, noise
 
 import neuralfx
-from neuralfx.dsp.linear import esr
+from neuralfx.dsp.levels import esr
 from neuralfx.export import model_to_dict
 
 B, A = butter(2, [200, 2000], "bandpass", fs=RATE)

@@ -11,7 +11,8 @@ from scipy.signal import butter, lfilter
 from utils import RATE, fast_config, make_pair, noise
 
 import neuralfx
-from neuralfx.dsp.linear import esr, fit_linear
+from neuralfx.dsp.levels import esr
+from neuralfx.dsp.linear import fit_linear
 from neuralfx.models.recurrent import RecurrentModel, start_as_filter
 from neuralfx.training.display import score_text
 

@@ -7,7 +7,7 @@ while least squares finds it at once. Two steps:
 
 1. ``fir_fit``: the Wiener solution, the FIR of ``taps`` coefficients that minimises the
    squared error, from the pair's auto- and cross-correlations (Toeplitz normal equations).
-2. ``realise``: Kung's eigensystem realisation of that impulse response. The SVD of its Hankel
+2. ``realisations``: Kung's eigensystem realisation of that impulse response. The SVD of its Hankel
    matrix gives a balanced state-space system of each order, and the lowest order whose
    output is as good as any is kept: a biquad comes back as 2-3 states instead of 1,024 taps.
 
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.signal
+
+from .levels import esr
 
 TAPS = 1024  # 23 ms at 44.1 kHz: a 300 Hz biquad's response has decayed by 1e-7 by then
 STABLE = 0.9999  # largest pole radius kept: slower poles are the fit's noise, not a filter
@@ -56,11 +58,6 @@ class StateSpace:
         delta = np.zeros(n)
         delta[0] = 1.0
         return self.run(delta)
-
-
-def esr(y: np.ndarray, y_hat: np.ndarray) -> float:
-    energy = float(np.sum(np.square(y)))
-    return float(np.sum(np.square(y - y_hat))) / energy if energy > 0 else float("inf")
 
 
 def fir_fit(x: np.ndarray, y: np.ndarray, taps: int = TAPS) -> np.ndarray:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dsp.linear import esr, fit_linear
+from ..dsp.levels import esr
+from ..dsp.linear import fit_linear
 from ..models.recurrent import RecurrentModel, start_as_filter
 from .tbptt import validation_scores
 
@@ -49,8 +50,9 @@ def applies(model: torch.nn.Module, split) -> bool:
 
 
 def linear_start(model: RecurrentModel, split, loss_fn, device) -> LinearStart | None:
-    """Set ``model`` to the pair's linear filter if that scores LINEAR_ESR on validation;
-    otherwise leave it as it was and return None."""
+    """Set ``model`` to the pair's linear filter if the filter scores LINEAR_ESR on training
+    audio it was not fitted on and the network validates as well as the filter; otherwise
+    leave the model as it was and return None."""
     if not applies(model, split):
         return None
     sr = split.sample_rate_hz
@@ -83,6 +85,7 @@ def linear_start(model: RecurrentModel, split, loss_fn, device) -> LinearStart |
 def notice(start: LinearStart) -> str:
     return (
         f"the pair is a linear filter: the network is set to its {start.order}-state "
-        f"least-squares fit (validation ESR {start.scores[1]:.2g}) and not trained, as "
+        f"least-squares fit (ESR {start.check_esr:.2g} on training audio it was not fitted on, "
+        f"validation ESR {start.scores[1]:.2g}) and not trained, as "
         f"training only moves it away; --linear-start off trains it from scratch"
     )
