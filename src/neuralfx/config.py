@@ -51,7 +51,10 @@ def setting(
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = setting("lstm", "--model", "architecture (see `neuralfx models`)")
-    hidden_size: int = setting(32, "--hidden", "hidden units", lo=1, hi=1024)
+    # 0: chosen by the training budget (training/sizing.py), 32 outside training
+    hidden_size: int = setting(
+        0, "--hidden", "hidden units (0: 16 for budgets up to 30 s, else 32)", lo=0, hi=1024
+    )
     num_layers: int = setting(1, "--layers", "stacked recurrent layers (1-3)", lo=1, hi=3)
     skip: bool = setting(False, "--skip", "output = network(x) + x")
     conv_channels: int = setting(8, lo=1, hi=32)

@@ -17,6 +17,7 @@ from .recurrent import RecurrentModel, detach_state
 # compiles for the lab format.
 RTNEURAL_HIDDEN_SIZES = (4, 8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128)
 LAB_FORMAT_HIDDEN_SIZES = (8, 16, 32, 64)
+DEFAULT_HIDDEN = 32  # what ``--hidden 0`` builds outside a training run (training/sizing.py)
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,16 @@ def build_model(cfg: ModelConfig, extra_inputs: int = 0) -> RecurrentModel:
     input beside the knobs (the knob teacher's second audio channel; never exported)."""
     if cfg.name not in REGISTRY:
         raise ConfigError(f"unknown model {cfg.name!r}; choose one of: {', '.join(REGISTRY)}")
-    if cfg.hidden_size not in RTNEURAL_HIDDEN_SIZES:
+    hidden = cfg.hidden_size or DEFAULT_HIDDEN
+    if hidden not in RTNEURAL_HIDDEN_SIZES:
         raise ConfigError(
-            f"hidden size {cfg.hidden_size} is not one RTNeural's compile-time and SIMD paths "
+            f"hidden size {hidden} is not one RTNeural's compile-time and SIMD paths "
             f"support; choose one of {', '.join(map(str, RTNEURAL_HIDDEN_SIZES))}"
         )
     arch = REGISTRY[cfg.name]
     return RecurrentModel(
         arch.cell,
-        cfg.hidden_size,
+        hidden,
         cfg.num_layers,
         cfg.skip,
         arch.conv_layers,

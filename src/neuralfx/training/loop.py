@@ -41,6 +41,7 @@ from .outputs import RunOutputs
 from .recovery import diverged, roll_back, rollback_note
 from .result import TrainResult, result_of, summary_lines
 from .schedule import chunk_at, first_chunk, has_tail, lr_factor, run_fraction
+from .sizing import resolve_hidden
 from .state import Progress, RandomState, checkpoint_dict, restore_checkpoint, stop_reason
 from .tbptt import evaluate, segment_batches, segment_samples, shard_grads, validation_scores
 
@@ -90,6 +91,7 @@ class Trainer:
         split = self.data.split
         memory_s = memory_of(split, self.data.sample_rate_hz)
         cfg = resolve(cfg, memory_s, min(hi - lo for lo, hi in split.train_bounds))
+        cfg = resolve_hidden(cfg, bool(split.settings))
         if resume:
             paths = runs.run_paths(cfg.data_dir, cfg.run_name, cfg.runs_dir)
             knobs.check_resume(cfg, split, paths.root)
