@@ -1,11 +1,12 @@
 """The model's width when the user leaves it (``--hidden 0``, the default): by the budget.
 
-A short budget buys few steps, and a narrower LSTM takes more of them: on the bench's
-nonlinear effects (bench/notes.md, 2026-12-04) LSTM-16 given 20 s scored 1.1-2.6x lower
-held-out ESR than LSTM-32 by the median of two seeds (sox's amp 0.0011 / 0.00055 against
-0.0022 / 0.0015), and at 30 s 2-3x. Beyond that the wider model's capacity pays (its 180 s
-figures are the ones the recipe was tuned on), so budgets over ``SHORT_BUDGET_S``, runs
-without a budget and knob data, measured only at 32, keep 32. A number given is kept.
+A short budget buys few steps, and a narrower LSTM takes more of them (3-5 epochs in 20 s
+against 2-3): given 20 s, LSTM-16 scored 1.8-2.3x lower held-out ESR than LSTM-32 by the
+median of two seeds on sox's amp, overdrive and fuzz and on our fuzz, 1.5x on our compressor
+and the same on sox's compander (bench/notes.md, "The width by the budget"). Beyond that the
+wider model's capacity pays (the recipe's 180 s figures were all measured at 32), so budgets
+over ``SHORT_BUDGET_S``, runs without a budget and knob data (measured only at 32) keep 32.
+A number given is kept.
 """
 
 from __future__ import annotations
