@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from utils import FAST_FLAGS, fast_config, make_pair, noise, tree_digest
+from utils import FAST_FLAGS, fast_config, make_pair, noise, spy_steps, tree_digest
 
 import neuralfx
 from neuralfx.config import ModelConfig
@@ -183,19 +183,19 @@ def test_init_starts_from_another_tools_model_file(gain_data, tmp_path, capsys):
 def test_a_step_with_an_infinite_gradient_is_skipped_not_taken(gain_data, monkeypatch):
     """A finite loss can have an infinite gradient; clipped it becomes NaN, and one such step
     used to poison every weight for the rest of the run (seen on sox overdrive at 40 dB)."""
-    from neuralfx.training import loop
-
     calls = {"n": 0}
-    real = loop.shard_grads
 
-    def sometimes_infinite(*args):
-        loss, grads, state = real(*args)
-        calls["n"] += 1
-        if calls["n"] % 3 == 0:
-            grads = tuple(g * float("inf") for g in grads)
-        return loss, grads, state
+    def wrap(real):
+        def sometimes_infinite(*args):
+            loss, grads, state = real(*args)
+            calls["n"] += 1
+            if calls["n"] % 3 == 0:
+                grads = tuple(g * float("inf") for g in grads)
+            return loss, grads, state
 
-    monkeypatch.setattr(loop, "shard_grads", sometimes_infinite)
+        return sometimes_infinite
+
+    spy_steps(monkeypatch, wrap)
     r = neuralfx.train(fast_config(gain_data, max_epochs=4, run_name="inf"))
     model, _ = load_model(r.model_path)
     assert all(torch.isfinite(p).all() for p in model.parameters())

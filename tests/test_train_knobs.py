@@ -5,7 +5,15 @@ import json
 
 import numpy as np
 import pytest
-from utils import FAST_FLAGS, fast_config, noise, random_model, softclip_grid, spy_on_chunks
+from utils import (
+    FAST_FLAGS,
+    fast_config,
+    noise,
+    random_model,
+    softclip_grid,
+    spy_on_chunks,
+    spy_steps,
+)
 
 import neuralfx
 from neuralfx.audio import write_wav
@@ -66,11 +74,13 @@ def test_segments_are_balanced_across_settings_and_stay_inside_one():
 def test_holdout_never_reaches_training_or_validation(drive_data, monkeypatch):
     seen_knobs: set[float] = set()
     validated: set[float] = set()
-    step = loop.shard_grads
 
-    def spy_step(model, loss_fn, params, x, y, state, warmup):
-        seen_knobs.update(np.unique(x[..., 1].numpy()).tolist())
-        return step(model, loss_fn, params, x, y, state, warmup)
+    def spy(step):
+        def spy_step(model, loss_fn, params, x, y, state, warmup):
+            seen_knobs.update(np.unique(x[..., 1].numpy()).tolist())
+            return step(model, loss_fn, params, x, y, state, warmup)
+
+        return spy_step
 
     score = tbptt.evaluate_blocks
     values = {}
@@ -79,7 +89,7 @@ def test_holdout_never_reaches_training_or_validation(drive_data, monkeypatch):
         validated.update(values.get(id(x), "test") for x, _ in blocks)
         return score(model, blocks, loss_fn, device)
 
-    monkeypatch.setattr(loop, "shard_grads", spy_step)
+    spy_steps(monkeypatch, spy)
     monkeypatch.setattr(tbptt, "evaluate_blocks", spy_score)
     real_split = loop.dataset_for
 

@@ -203,3 +203,12 @@ def spy_on_chunks(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(loop.Trainer, "_step", step)
     return lengths
+
+
+def spy_steps(monkeypatch, wrap) -> None:
+    """Route every training step's gradients through ``wrap(original)``: autograd's path
+    (``loop.shard_grads``) and the fused one the plain model takes (``fused.shard_grads``)."""
+    from neuralfx.training import fused, loop
+
+    monkeypatch.setattr(loop, "shard_grads", wrap(loop.shard_grads))
+    monkeypatch.setattr(fused, "shard_grads", wrap(fused.shard_grads))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from utils import fast_config, random_model, softclip_grid
+from utils import fast_config, random_model, softclip_grid, spy_steps
 
 import neuralfx
 import neuralfx.models
@@ -120,14 +120,16 @@ def test_without_the_teacher_no_teacher_is_trained_and_resume_checks_for_it(driv
 
 def test_the_teacher_steps_see_only_recorded_settings(drive_data, monkeypatch):
     seen: dict[str, set] = {"teacher": set(), "student": set()}
-    step = loop.shard_grads
 
-    def spy(model, loss_fn, params, x, y, state, warmup):
-        who = "teacher" if isinstance(model, GainTeacher) else "student"
-        seen[who].update(np.round(np.unique(x[..., 1].numpy()), 6).tolist())
-        return step(model, loss_fn, params, x, y, state, warmup)
+    def spy(step):
+        def spied(model, loss_fn, params, x, y, state, warmup):
+            who = "teacher" if isinstance(model, GainTeacher) else "student"
+            seen[who].update(np.round(np.unique(x[..., 1].numpy()), 6).tolist())
+            return step(model, loss_fn, params, x, y, state, warmup)
 
-    monkeypatch.setattr(loop, "shard_grads", spy)
+        return spied
+
+    spy_steps(monkeypatch, spy)  # the student on the fused path, the teacher on autograd's
     neuralfx.train(fast_config(drive_data, max_epochs=2, holdout=("drive_db=12",), run_name="h"))
     assert seen["teacher"] == {0.0, 1.0}  # the held-out 0.5 never reaches the teacher
     # the student sees the recorded settings and the teacher's, drawn anywhere in the range

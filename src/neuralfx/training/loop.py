@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..losses import EffectLoss
 from ..models import build_model, count_parameters
 from . import conditioning as knobs
-from . import runs
+from . import fused, runs, tbptt
 from .averaging import SETTLED_RATE, WeightAverage, pick_weights
 from .device import kernels_notice, pick_device, shard_count
 from .display import Reporter, Status
@@ -36,7 +36,7 @@ from .init_from import start_from
 from .knob_teacher import KnobTeacher
 from .linear_start import linear_start
 from .linear_start import notice as linear_notice
-from .optimizer import adam
+from .optimizer import adam, clip_grads
 from .outputs import RunOutputs
 from .recovery import diverged, roll_back, rollback_note
 from .result import TrainResult, result_of, summary_lines
@@ -118,6 +118,7 @@ class Trainer:
         if notice := dynamics_notice(self.model, memory_s, segment_s, device):
             self.report.message(notice)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.grads_of = fused.shard_grads if fused.supported(self.model, self.loss_fn) else None
         self.opt = adam(self.model.parameters(), cfg.learning_rate, bool(cfg.model.knobs))
         self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, factor=cfg.lr_factor, patience=cfg.lr_patience
@@ -281,17 +282,13 @@ class Trainer:
             (model, self.loss_fn, params, xi[:, sl], yi[:, sl], si, warmup)
             for xi, yi, si in zip(xs, ys, states)
         ]
-        out = (
-            list(self.pool.map(shard_grads, *zip(*jobs))) if self.pool else [shard_grads(*jobs[0])]
-        )
+        grads_of = (not learner and self.grads_of) or shard_grads  # fused.py says why
+        out = list(self.pool.map(grads_of, *zip(*jobs))) if self.pool else [grads_of(*jobs[0])]
         states = [o[2] for o in out]
         if any(o[1] is None for o in out):
             return None, states
-        # summed in a fixed order, so a run is reproducible whatever the threads
-        for param, gs in zip(params, zip(*(o[1] for o in out))):
-            param.grad = torch.stack(gs).mean(0)  # a new tensor each (two biases share one)
-        norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-        if not torch.isfinite(norm):
+        tbptt.mean_grads(params, [o[1] for o in out])
+        if not math.isfinite(clip_grads(params, MAX_GRAD_NORM)):
             # a finite loss can still have an infinite gradient; clipped, it would be NaN and
             # one step would poison every weight (and Adam's moments) for the rest of the run
             return None, states

@@ -66,6 +66,20 @@ def shard_grads(model, loss_fn, params, x, y, state, warmup: int):
     return loss.detach(), grads, detach_state(state)
 
 
+def mean_grads(params, shards: list[list[torch.Tensor]]) -> None:
+    """Each parameter's gradient: the shards' mean, summed in a fixed order so that a run is
+    reproducible whatever the threads. Always a tensor of its own: the kernels' path hands
+    the two LSTM biases one gradient, which the clip would scale twice."""
+    if len(shards) == 1:
+        seen: set[int] = set()
+        for param, g in zip(params, shards[0]):
+            param.grad = g.clone() if id(g) in seen else g
+            seen.add(id(g))
+        return
+    for param, gs in zip(params, zip(*shards)):
+        param.grad = torch.stack(gs).mean(0)
+
+
 @torch.inference_mode()
 def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn, device) -> tuple[float, float]:
     """Loss and ESR over a whole block, from a zero state, with the state carried through."""
