@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # `kill` stops a command the way Ctrl-C does: outputs stay whole, runs stay resumable
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
         return args.func(args)
     except NeuralFXError as exc:
@@ -60,3 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = _INTERRUPTED.get(args.command, "outputs already written are complete")
         print(f"neuralfx: interrupted; {hint}", file=sys.stderr)
         return 130
+    finally:
+        # a SIGTERM that lands as the command returns is dropped (Python skips a pending
+        # signal whose handler is gone), not raised after main() as a traceback
+        if main_thread and previous is not None:  # None: set outside Python, left as is
+            signal.signal(signal.SIGTERM, previous)
