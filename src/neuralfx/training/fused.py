@@ -12,6 +12,7 @@ own recurrences, other losses) keeps ``tbptt.shard_grads``; ``supported`` says w
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 import torch
@@ -41,57 +42,49 @@ def _np(t: torch.Tensor) -> np.ndarray:
 _work = threading.local()  # each shard's thread has its own
 
 
-def _buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 array kept for the next step of this thread: the gates of a 16 x 512 chunk
-    are megabytes, and a fresh allocation of that size costs page faults that took as long
-    as the recurrence itself."""
+def _buffer(name: str, shape: tuple[int, ...], fill: float | None = None) -> np.ndarray:
+    """A float32 array kept for the next step of this thread (``fill``ed when it is new):
+    the gates of a 16 x 512 chunk are megabytes, and a fresh allocation of that size costs
+    page faults that took as long as the recurrence itself."""
     buffers = _work.__dict__.setdefault("buffers", {})
     a = buffers.get(name)
     if a is None or a.shape != shape:
         a = buffers[name] = np.empty(shape, np.float32)
+        if fill is not None:
+            a.fill(fill)
     return a
 
 
-def effect_loss(loss_fn: EffectLoss, pred: np.ndarray, target: np.ndarray):
-    """``loss_fn`` of (batch, time) arrays, and its gradient with respect to ``pred`` (None
-    when the loss is not finite)."""
-    a = loss_fn.esr.pre.coefficient
-    if a:
-        p, t = pred[:, 1:] - a * pred[:, :-1], target[:, 1:] - a * target[:, :-1]
-    else:
-        p, t = pred, target
-    r = t - p
-    den = float(np.sum(t * t)) + loss_fn.esr.floor * t.size + _EPS
-    loss = loss_fn.esr_weight * float(np.sum(r * r)) / den
-    if loss_fn.dc_weight:
-        diff = np.mean(target - pred, axis=1)  # (batch,)
-        den_dc = float(np.mean(target * target)) + loss_fn.dc.floor + _EPS
-        loss += loss_fn.dc_weight * float(np.mean(diff * diff)) / den_dc
-    if not np.isfinite(loss):
-        return loss, None
-    grad = np.zeros_like(pred)
-    g = r * np.float32(-2.0 * loss_fn.esr_weight / den)  # d loss / d p
-    if a:
-        grad[:, 1:] += g
-        grad[:, :-1] -= a * g
-    else:
-        grad += g
-    if loss_fn.dc_weight:
-        scale = -2.0 * loss_fn.dc_weight / (den_dc * pred.shape[0] * pred.shape[1])
-        grad += (diff * np.float32(scale))[:, None]
-    return loss, grad
+_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _product(d: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """A weight's gradient (gates, inputs) from the gates' (batch, time, gates)."""
-    return (inputs.reshape(-1, inputs.shape[-1]).T @ d.reshape(-1, d.shape[-1])).T
+def _names(model: RecurrentModel, params) -> list[str]:
+    """``params``' names in ``model``, kept between steps: walking the modules for them took
+    about 2 % of a step."""
+    key = tuple(map(id, params))
+    cached = _NAMES.get(model)
+    if cached is None or cached[0] != key:
+        order = {id(p): n for n, p in model.named_parameters()}
+        cached = _NAMES[model] = (key, [order[k] for k in key])
+    return cached[1]
 
 
-def _previous(h0: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The state each step started from, what ``W_hh`` multiplied."""
-    prev = _buffer("prev", out.shape)
-    prev[:, 0], prev[:, 1:] = h0, out[:, :-1]
-    return prev
+def _inputs(h0: np.ndarray, out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(batch, time, H + 1 + inputs): what each step's gates were a product of, the state it
+    started from (``W_hh``'s), a one (the biases') and the input (``W_ih``'s), so that one
+    matrix product gives every weight's gradient: the biases' column sums alone took longer
+    as a numpy reduction than the product."""
+    hid = out.shape[-1]
+    a = _buffer("inputs", (*out.shape[:2], hid + 1 + x.shape[-1]), fill=1.0)  # the ones stay
+    a[:, 0, :hid], a[:, 1:, :hid] = h0, out[:, :-1]
+    a[..., hid + 1 :] = x
+    return a
+
+
+def _products(d: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(gates, columns of ``a``): the gate gradients (batch, time, gate, H) times ``a``."""
+    rows = a.shape[0] * a.shape[1]
+    return d.reshape(rows, -1).T @ a.reshape(rows, -1)
 
 
 def shard_grads(model: RecurrentModel, loss_fn: EffectLoss, params, x, y, state, warmup: int):
@@ -130,37 +123,35 @@ def shard_grads(model: RecurrentModel, loss_fn: EffectLoss, params, x, y, state,
         saved = _buffer("saved", (n_batch, n_time, 4, hid))
         kernels.gru_forward(xn, w_ih_t, b_ih, w_hh_t, b_hh, h0, out, saved, True)
         end = (None, torch.from_numpy(out[None, :, -1].copy()))
-    pred = np.matmul(out, w_d[0], out=_buffer("pred", out.shape[:2]))
-    pred += b_d[0]
-    if model.skip:
-        pred = pred + xn[..., 0]
-    with np.errstate(all="ignore"):  # a non-finite target shows as the loss, not a warning
-        loss, d_pred = effect_loss(loss_fn, pred, yn)
-    if d_pred is None:
+    d_out = _buffer("d_out", out.shape)
+    esr, dc = loss_fn.esr, loss_fn.dc
+    loss, d_w, d_b = kernels.dense_effect_loss(
+        out, w_d[0], float(b_d[0]), xn, model.skip, yn, float(esr.pre.coefficient),
+        loss_fn.esr_weight, esr.floor, loss_fn.dc_weight, dc.floor, _EPS, d_out,
+    )  # fmt: skip
+    if not np.isfinite(loss):
         return torch.tensor(loss), None, end
-    d_out = np.multiply(d_pred[..., None], w_d[0], out=_buffer("d_out", out.shape))
     by_name = {
-        "dense.weight": (d_pred.reshape(1, -1) @ out.reshape(-1, hid)),
-        "dense.bias": np.array([d_pred.sum()], np.float32),
+        "dense.weight": d_w.astype(np.float32)[None],
+        "dense.bias": np.array([d_b], np.float32),
     }
-    prev = _previous(h0, out)
+    a = _inputs(h0, out, xn)
     if lstm:
         d_gates = _buffer("d_gi", (n_batch, n_time, 4, hid))
         zeros = np.zeros((n_batch, hid), np.float32)
         d_h0, d_c0 = np.empty_like(zeros), np.empty_like(zeros)
         kernels.lstm_backward(d_out, zeros, w_hh_t, c0, saved, d_gates, d_h0, d_c0)
-        d_gi = d_gh = d_gates.reshape(n_batch, n_time, -1)
+        g = _products(d_gates, a)  # the gates' gradient is that of gi and of W_hh h alike
+        g_hh, g_ih = g[:, : hid + 1], g[:, hid:]
     else:
         d_gi = _buffer("d_gi", (n_batch, n_time, 3, hid))
         d_gh = _buffer("d_gh", (n_batch, n_time, 3, hid))
         d_h0 = np.empty((n_batch, hid), np.float32)
         kernels.gru_backward(d_out, w_hh_t, h0, out, saved, d_gi, d_gh, d_h0)
-        d_gi, d_gh = d_gi.reshape(n_batch, n_time, -1), d_gh.reshape(n_batch, n_time, -1)
+        g_hh, g_ih = _products(d_gh, a[..., : hid + 1]), _products(d_gi, a[..., hid:])
     name = model.cell
-    by_name[f"{name}.weight_ih_l0"] = _product(d_gi, xn)
-    by_name[f"{name}.weight_hh_l0"] = _product(d_gh, prev)
-    by_name[f"{name}.bias_ih_l0"] = d_gi.sum((0, 1))
-    by_name[f"{name}.bias_hh_l0"] = d_gh.sum((0, 1)).copy()  # its own array, as autograd's
-    order = {id(p): n for n, p in model.named_parameters()}
-    grads = [torch.from_numpy(np.ascontiguousarray(by_name[order[id(p)]])) for p in params]
+    by_name[f"{name}.weight_hh_l0"], by_name[f"{name}.bias_hh_l0"] = g_hh[:, :hid], g_hh[:, hid]
+    by_name[f"{name}.bias_ih_l0"], by_name[f"{name}.weight_ih_l0"] = g_ih[:, 0], g_ih[:, 1:]
+    # each gradient its own array (a column of the product is copied), as autograd's
+    grads = [torch.from_numpy(np.ascontiguousarray(by_name[n])) for n in _names(model, params)]
     return torch.tensor(loss), grads, end
