@@ -317,23 +317,23 @@ def dense_effect_loss(out, w_d, b_d, x, skip, y, pre, esr_w, esr_floor, dc_w, dc
 
     ``pred = out @ w_d + b_d`` (``+ x[..., 0]`` with ``skip``) against ``y`` (batch, time);
     ``pre`` is the pre-emphasis coefficient, ``eps`` the losses' guard of a zero
-    denominator. Returns the loss and the readout's weight (H,) and bias gradients, and fills ``d_out`` with the loss's gradient with respect to ``out``.
-    Sums run in float64.
+    denominator. Returns the loss and the readout's weight (H,) and bias gradients, and
+    fills ``d_out`` with the loss's gradient with respect to ``out``. Sums run in float64.
     """
     n_batch, n_time, hid = out.shape
     pred = np.empty(n_time, np.float32)
-    res = np.empty(n_time + 1, np.float64)
+    res = np.empty((n_batch, n_time + 1), np.float64)  # kept for the backward pass
     first = 0 if pre == 0.0 else 1
     sum_rr, sum_tt, sum_yy, sum_dd = 0.0, 0.0, 0.0, 0.0
     diff = np.empty(n_batch, np.float64)
     for b in range(n_batch):
         _readout(out, w_d, b_d, x, skip, b, pred)
-        _residuals(pred, y, b, pre, res)
+        _residuals(pred, y, b, pre, res[b])
         s_d = 0.0
         for t in range(n_time):
             s_d += y[b, t] - pred[t]
             sum_yy += y[b, t] * y[b, t]
-            sum_rr += res[t] * res[t]
+            sum_rr += res[b, t] * res[b, t]
         for t in range(first, n_time):
             tp = y[b, t] - pre * y[b, t - 1] if first else y[b, t]
             sum_tt += tp * tp
@@ -349,10 +349,8 @@ def dense_effect_loss(out, w_d, b_d, x, skip, y, pre, esr_w, esr_floor, dc_w, dc
     scale_esr = -2.0 * esr_w / den
     scale_dc = -2.0 * dc_w / (den_dc * n_batch * n_time)
     for b in range(n_batch):
-        _readout(out, w_d, b_d, x, skip, b, pred)
-        _residuals(pred, y, b, pre, res)
         for t in range(n_time):  # the residual at t and, through the filter, at t + 1
-            g = scale_dc * diff[b] + scale_esr * (res[t] - pre * res[t + 1])
+            g = scale_dc * diff[b] + scale_esr * (res[b, t] - pre * res[b, t + 1])
             gf = np.float32(g)
             for j in range(hid):
                 d_out[b, t, j] = gf * w_d[j]
